@@ -1,0 +1,52 @@
+"""NaN-aware centred moving averages and medians over numpy arrays."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+
+def moving_average(x: np.ndarray, window: int) -> np.ndarray:
+    """Centred moving average over `window` samples, ignoring NaN; NaN stays NaN where x is NaN."""
+    n = len(x)
+    if n == 0 or window <= 1:
+        return x.copy()
+    half = window // 2
+    finite = np.isfinite(x)
+    vals = np.concatenate(([0.0], np.cumsum(np.where(finite, x, 0.0))))
+    cnts = np.concatenate(([0], np.cumsum(finite)))
+    lo = np.clip(np.arange(n) - half, 0, n)
+    hi = np.clip(np.arange(n) + half + 1, 0, n)
+    count = cnts[hi] - cnts[lo]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = (vals[hi] - vals[lo]) / count
+    return np.where(finite, out, np.nan)
+
+
+def median_filter(x: np.ndarray, window: int = 3) -> np.ndarray:
+    """Centred running median (odd window, edges padded by repetition); removes single-sample spikes."""
+    n = len(x)
+    if n < window or window <= 1:
+        return x.copy()
+    half = window // 2
+    padded = np.concatenate((np.repeat(x[:1], half), x, np.repeat(x[-1:], half)))
+    windows = sliding_window_view(padded, window)
+    if np.isfinite(x).all():
+        return np.median(windows, axis=1)
+    finite = np.isfinite(x)
+    out = np.full(n, np.nan)
+    if finite.any():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            med = np.nanmedian(windows, axis=1)
+        out[finite] = med[finite]
+    return out
+
+
+def fill_gaps(t: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Linearly interpolate NaN samples over time from their finite neighbours (edges held flat)."""
+    finite = np.isfinite(x)
+    if finite.all() or not finite.any():
+        return x.copy()
+    return np.interp(t, t[finite], x[finite])

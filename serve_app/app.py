@@ -1,0 +1,50 @@
+"""The FastAPI ingress and its Ray Serve deployment."""
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI
+from ray import serve
+
+from config.settings import Settings
+from serve_app.errors import install_error_handlers
+from serve_app.resources import Resources, set_resources
+from serve_app.routers import health
+
+API_DESCRIPTION = "Stride: workouts, live tracking, stats and goals. Errors: {\"error\": {code, message, details}}."
+
+
+def create_app() -> FastAPI:
+    """The FastAPI application with every router, error handler and middleware."""
+    app = FastAPI(title="Stride API", version="0.1.0", description=API_DESCRIPTION)
+    install_error_handlers(app)
+    # X-Request-ID: Ray Serve's own RequestIdMiddleware keeps the client's id or makes one, on every response.
+    app.include_router(health.router)
+    return app
+
+
+fastapi_app = create_app()
+
+
+@serve.deployment(name="StrideAPI", max_ongoing_requests=64, health_check_period_s=10)
+@serve.ingress(fastapi_app)
+class StrideAPI:
+    """One replica: builds its storage clients and actor handles from settings, in its own process."""
+
+    def __init__(self, settings: Settings) -> None:
+        from actors.janitor import get_or_create_janitor
+
+        logging.getLogger("stride").setLevel(logging.INFO)
+        actors = {"janitor": get_or_create_janitor(settings)}
+        self.resources = Resources.build(settings, actors)
+        set_resources(self.resources)
+
+    async def __del__(self) -> None:  # pragma: no cover - replica shutdown
+        await self.resources.close()
+
+
+def build_app(settings: Settings) -> serve.Application:
+    """The bound Serve application for a settings object."""
+    return StrideAPI.options(
+        num_replicas=settings.api_replicas, max_ongoing_requests=settings.api_max_ongoing_requests
+    ).bind(settings)

@@ -1,0 +1,47 @@
+"""Deploy (or redeploy) the Stride Serve app onto a running Ray cluster: `python -m serve_app.deploy`."""
+from __future__ import annotations
+
+import sys
+import time
+
+import ray
+from ray import serve
+
+from config.settings import Settings
+from serve_app.app import build_app
+
+APP_NAME = "stride"
+
+
+def deploy(settings: Settings, *, blocking_ready: bool = True) -> None:
+    """Start Serve's HTTP ingress on the settings' host/port and run the app at route prefix '/'."""
+    serve.start(http_options={"host": settings.http_host, "port": settings.http_port}, detached=True)
+    serve.run(build_app(settings), name=APP_NAME, route_prefix="/", blocking=False)
+    if blocking_ready:
+        wait_running(timeout_s=180)
+
+
+def wait_running(timeout_s: float) -> None:
+    """Wait until Serve reports the app RUNNING."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        status = serve.status().applications.get(APP_NAME)
+        if status is not None and str(status.status).endswith("RUNNING"):
+            return
+        if status is not None and str(status.status).endswith("DEPLOY_FAILED"):
+            raise RuntimeError(f"Serve app failed to deploy: {status.message}")
+        time.sleep(0.5)
+    raise TimeoutError(f"Serve app not running after {timeout_s:.0f}s")
+
+
+def main() -> int:
+    """CLI: connect to the running Ray head and deploy."""
+    settings = Settings()
+    ray.init(address=settings.ray_address, namespace=settings.ray_namespace, log_to_driver=False)
+    deploy(settings)
+    print(f"stride serving on http://{settings.http_host}:{settings.http_port}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

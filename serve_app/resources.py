@@ -1,0 +1,59 @@
+"""What one Serve replica holds: storage clients and actor handles, built from settings in the replica."""
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+from config.settings import Settings
+from storage.cassandra import Cassandra
+from storage.errors import StorageUnavailable
+from storage.postgres import Postgres
+from storage.redis_store import build_redis, ping as redis_ping
+
+
+@dataclass
+class Resources:
+    """Per-replica clients; nothing here connects until first used."""
+
+    settings: Settings
+    pg: Postgres
+    cassandra: Cassandra
+    redis: Any
+    actors: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, settings: Settings, actors: dict[str, Any] | None = None) -> "Resources":
+        """Construct clients from settings (no network I/O)."""
+        return cls(settings=settings, pg=Postgres(settings), cassandra=Cassandra(settings),
+                   redis=build_redis(settings), actors=actors or {})
+
+    async def check_actors(self) -> None:
+        """Every actor the replica depends on answers a ping."""
+        for name, handle in self.actors.items():
+            try:
+                await asyncio.wait_for(asyncio.wrap_future(handle.ping.remote().future()), self.settings.ready_timeout_s)
+            except Exception as exc:  # noqa: BLE001 - any failure means not ready
+                raise StorageUnavailable("actors", f"{name}: {type(exc).__name__}") from exc
+
+    async def close(self) -> None:
+        """Release every client."""
+        await self.pg.close()
+        self.cassandra.close()
+        await self.redis.aclose()
+
+
+_current: Resources | None = None
+
+
+def set_resources(resources: Resources | None) -> None:
+    """Install this process's Resources (called by the replica constructor)."""
+    global _current
+    _current = resources
+
+
+def get_resources() -> Resources:
+    """This process's Resources."""
+    if _current is None:
+        raise RuntimeError("Resources not initialised in this process")
+    return _current

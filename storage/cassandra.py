@@ -1,0 +1,109 @@
+"""Cassandra adapter: one driver Cluster/Session per process, prepared statements, asyncio bridging."""
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from cassandra import ConsistencyLevel, OperationTimedOut, Unavailable, WriteTimeout, ReadTimeout
+from cassandra.cluster import Cluster, EXEC_PROFILE_DEFAULT, ExecutionProfile, NoHostAvailable, Session
+from cassandra.policies import DCAwareRoundRobinPolicy, ExponentialReconnectionPolicy, TokenAwarePolicy
+
+from config.settings import Settings
+from storage.errors import StorageUnavailable
+
+UNAVAILABLE_ERRORS = (NoHostAvailable, OperationTimedOut, Unavailable, WriteTimeout, ReadTimeout)
+
+
+def build_cluster(settings: Settings) -> Cluster:
+    """A driver Cluster that reconnects within seconds when a node comes back."""
+    profile = ExecutionProfile(
+        load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy(local_dc=settings.cassandra_local_dc)),
+        consistency_level=ConsistencyLevel.name_to_value[settings.cassandra_write_consistency],
+        request_timeout=settings.cassandra_request_timeout_s,
+    )
+    return Cluster(
+        contact_points=settings.cassandra_contact_points(),
+        port=settings.cassandra_port,
+        execution_profiles={EXEC_PROFILE_DEFAULT: profile},
+        reconnection_policy=ExponentialReconnectionPolicy(0.5, 4.0),
+        protocol_version=5,
+        connect_timeout=3,
+        control_connection_timeout=3,
+        idle_heartbeat_interval=5,
+        idle_heartbeat_timeout=5,
+    )
+
+
+class Cassandra:
+    """Lazily connected session; every call maps driver failures to StorageUnavailable('cassandra')."""
+
+    def __init__(self, settings: Settings, keyspace: str | None = None) -> None:
+        self.settings = settings
+        self.keyspace = keyspace or settings.cassandra_keyspace
+        self._cluster: Cluster | None = None
+        self._session: Session | None = None
+        self._prepared: dict[str, Any] = {}
+
+    def session(self) -> Session:
+        """The connected session (connecting on first use)."""
+        if self._session is None:
+            cluster = build_cluster(self.settings)
+            try:
+                self._session = cluster.connect()
+            except UNAVAILABLE_ERRORS as exc:
+                cluster.shutdown()
+                raise StorageUnavailable("cassandra", type(exc).__name__) from exc
+            self._cluster = cluster
+        return self._session
+
+    def prepare(self, cql: str) -> Any:
+        """A prepared statement for cql, with {keyspace} filled in, cached per process."""
+        stmt = self._prepared.get(cql)
+        if stmt is None:
+            try:
+                stmt = self.session().prepare(cql.format(keyspace=self.keyspace))
+            except UNAVAILABLE_ERRORS as exc:
+                raise StorageUnavailable("cassandra", type(exc).__name__) from exc
+            self._prepared[cql] = stmt
+        return stmt
+
+    async def execute(self, statement: Any, params: Any = None, timeout: float | None = None) -> Any:
+        """Run one statement without blocking the event loop; returns the driver's ResultSet."""
+        loop = asyncio.get_running_loop()
+        try:
+            future = self.session().execute_async(statement, params, timeout=timeout or self.settings.cassandra_request_timeout_s)
+        except UNAVAILABLE_ERRORS as exc:
+            raise StorageUnavailable("cassandra", type(exc).__name__) from exc
+        result: asyncio.Future = loop.create_future()
+
+        def ok(rows: Any) -> None:
+            loop.call_soon_threadsafe(_resolve, result, future, None)
+
+        def err(exc: BaseException) -> None:
+            loop.call_soon_threadsafe(_resolve, result, None, exc)
+
+        future.add_callbacks(ok, err)
+        return await result
+
+    async def ping(self) -> None:
+        """Raise StorageUnavailable unless the cluster answers a query."""
+        await self.execute("SELECT release_version FROM system.local", timeout=self.settings.ready_timeout_s)
+
+    def close(self) -> None:
+        """Shut the driver down."""
+        if self._cluster is not None:
+            self._cluster.shutdown()
+        self._cluster = self._session = None
+        self._prepared.clear()
+
+
+def _resolve(result: asyncio.Future, future: Any, exc: BaseException | None) -> None:
+    if result.done():
+        return
+    if exc is None:
+        # the ResultSet of the first page; our queries are single-page or paged explicitly
+        result.set_result(future.result())
+    elif isinstance(exc, UNAVAILABLE_ERRORS):
+        result.set_exception(StorageUnavailable("cassandra", type(exc).__name__))
+    else:
+        result.set_exception(exc)

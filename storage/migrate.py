@@ -1,0 +1,117 @@
+"""Versioned schema migrations: SQL files for Postgres, CQL for Cassandra, each recorded in a schema_version table.
+
+Run as `python -m storage.migrate [--database NAME] [--keyspace NAME]`; a second run applies nothing.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+
+from config.settings import Settings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+_NAME = re.compile(r"^(\d{4})_[\w-]+\.(sql|cql)$")
+
+
+def migration_files(kind: str) -> list[tuple[int, Path]]:
+    """(version, path) of every migration of a kind ('postgres' or 'cassandra'), in order."""
+    found = []
+    for path in sorted((MIGRATIONS / kind).iterdir()):
+        match = _NAME.match(path.name)
+        if match:
+            found.append((int(match.group(1)), path))
+    return found
+
+
+def migrate_postgres(settings: Settings, database: str | None = None) -> list[str]:
+    """Apply pending Postgres migrations under an advisory lock; returns the names applied."""
+    applied: list[str] = []
+    with psycopg.connect(settings.pg_dsn(database), autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(727001)")
+        try:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version (version int PRIMARY KEY, name text NOT NULL,"
+                " applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            done = {row[0] for row in conn.execute("SELECT version FROM schema_version")}
+            for version, path in migration_files("postgres"):
+                if version in done:
+                    continue
+                with conn.transaction():
+                    conn.execute(path.read_text())
+                    conn.execute("INSERT INTO schema_version (version, name) VALUES (%s, %s)", (version, path.name))
+                applied.append(path.name)
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(727001)")
+    return applied
+
+
+def _cql_statements(text: str) -> list[str]:
+    body = "\n".join(line for line in text.splitlines() if not line.strip().startswith("--"))
+    return [s.strip() for s in body.split(";") if s.strip()]
+
+
+def replication_clause(settings: Settings) -> str:
+    """SimpleStrategy for one node; NetworkTopologyStrategy in the local DC once RF > 1."""
+    rf = settings.cassandra_replication_factor
+    if rf <= 1:
+        return "{'class': 'SimpleStrategy', 'replication_factor': 1}"
+    return f"{{'class': 'NetworkTopologyStrategy', '{settings.cassandra_local_dc}': {rf}}}"
+
+
+def migrate_cassandra(settings: Settings, keyspace: str | None = None) -> list[str]:
+    """Create the keyspace and apply pending CQL migrations; returns the names applied."""
+    from storage.cassandra import build_cluster
+
+    ks = keyspace or settings.cassandra_keyspace
+    cluster = build_cluster(settings)
+    try:
+        session = cluster.connect()
+        session.default_timeout = 60
+        session.execute(f"CREATE KEYSPACE IF NOT EXISTS {ks} WITH replication = {replication_clause(settings)}")
+        session.execute(
+            f"CREATE TABLE IF NOT EXISTS {ks}.schema_version (version int PRIMARY KEY, name text, applied_at timestamp)"
+        )
+        done = {row.version for row in session.execute(f"SELECT version FROM {ks}.schema_version")}
+        applied = []
+        for version, path in migration_files("cassandra"):
+            if version in done:
+                continue
+            for stmt in _cql_statements(path.read_text().format(keyspace=ks)):
+                session.execute(stmt)
+            session.execute(
+                f"INSERT INTO {ks}.schema_version (version, name, applied_at) VALUES (%s, %s, toTimestamp(now()))",
+                (version, path.name),
+            )
+            applied.append(path.name)
+        return applied
+    finally:
+        cluster.shutdown()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI entry point used by `make up` and the test set-up."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--database", default=None, help="Postgres database (default: settings)")
+    parser.add_argument("--keyspace", default=None, help="Cassandra keyspace (default: settings)")
+    parser.add_argument("--only", choices=["postgres", "cassandra"], default=None)
+    args = parser.parse_args(argv)
+    settings = Settings()
+    started = time.monotonic()
+    if args.only in (None, "postgres"):
+        names = migrate_postgres(settings, args.database)
+        print(f"postgres {args.database or settings.pg_database}: applied {names or 'nothing'}")
+    if args.only in (None, "cassandra"):
+        names = migrate_cassandra(settings, args.keyspace)
+        print(f"cassandra {args.keyspace or settings.cassandra_keyspace}: applied {names or 'nothing'}")
+    print(f"migrations done in {time.monotonic() - started:.1f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
