@@ -26,12 +26,13 @@ def test_swings_larger_than_threshold_are_all_counted():
 
 
 def test_swings_smaller_than_threshold_on_a_climb_do_not_add_gain():
-    # a 50 m climb with 2 m wobbles on the way up: only the net 50 m counts
+    # climb from 100 m to a top of 152 m in +4/-2 m wobbles: gain is top - bottom, not the sum of the +4s (100)
     steps = np.r_[0.0, np.tile([4.0, -2.0], 25)]
     alt = 100 + np.cumsum(steps)
     gain, loss = gain_loss(alt)
     assert ELEVATION_THRESHOLD_M > 2
-    assert gain == pytest.approx(50.0)
+    assert alt.max() == 152.0
+    assert gain == pytest.approx(52.0)
     assert loss == 0.0
 
 

@@ -1,0 +1,121 @@
+"""Session-wide fixtures: test settings, one Ray instance with the Serve app, HTTP clients.
+
+The services (Postgres, Redis, Cassandra) are started by `make test` (cluster/test.sh); if one is missing the
+tests that need it fail loudly, they are never skipped.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from config.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT.parent / "shared" / "fixtures"
+TEST_HTTP_PORT = int(os.environ.get("STRIDE_TEST_HTTP_PORT", "8100"))
+TEST_HAPROXY_DIR = "/tmp/stride-haproxy-test"
+
+RAY_ENV = {
+    "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1",
+    "RAY_SERVE_ENABLE_HA_PROXY": "1",
+    "RAY_SERVE_HAPROXY_BINARY_PATH": "/usr/sbin/haproxy",
+    "RAY_SERVE_HAPROXY_NBTHREAD": "2",
+    "RAY_SERVE_HAPROXY_STATS_PORT": "57404",
+    "RAY_SERVE_HAPROXY_METRICS_PORT": "57101",
+    "RAY_SERVE_HAPROXY_CONFIG_FILE_LOC": f"{TEST_HAPROXY_DIR}/haproxy.cfg",
+    "RAY_SERVE_HAPROXY_SOCKET_PATH": f"{TEST_HAPROXY_DIR}/admin.sock",
+    "RAY_SERVE_HAPROXY_SERVER_STATE_BASE": TEST_HAPROXY_DIR,
+    "RAY_SERVE_HAPROXY_SERVER_STATE_FILE": f"{TEST_HAPROXY_DIR}/server-state",
+    "RAY_USAGE_STATS_ENABLED": "0",
+    "RAY_BACKEND_LOG_LEVEL": "warning",
+    "RAY_DEDUP_LOGS": "1",
+}
+
+
+def make_test_settings(**overrides: object) -> Settings:
+    """Settings pointing at the test database, keyspace and Redis db, on the test HTTP port."""
+    base = dict(pg_database="stride_test", cassandra_keyspace="stride_test", redis_db=1,
+                http_port=TEST_HTTP_PORT, ray_namespace="stride_test", workout_shards=2, stats_shards=2)
+    base.update(overrides)
+    return Settings(**base)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests that stop real services run last, so they cannot disturb the others."""
+    items.sort(key=lambda item: 1 if item.get_closest_marker("disruptive") else 0)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "disruptive: stops and restarts real services; runs last")
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return make_test_settings()
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir() -> Path:
+    assert FIXTURES.is_dir(), f"shared fixtures not found at {FIXTURES}"
+    return FIXTURES
+
+
+def _kill_test_haproxy() -> None:
+    out = subprocess.run(["pgrep", "-f", f"^/usr/sbin/haproxy .*{TEST_HAPROXY_DIR}/"], capture_output=True, text=True)
+    for pid in out.stdout.split():
+        try:
+            os.kill(int(pid), signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[None]:
+    """One local Ray instance for the whole test session (num_cpus explicit)."""
+    os.environ.update(RAY_ENV)
+    import ray
+
+    _kill_test_haproxy()  # a previous run killed hard may have left one on our ports
+    ray.init(address="local", num_cpus=2, include_dashboard=False, namespace="stride_test",
+             log_to_driver=False, configure_logging=False)
+    try:
+        yield
+    finally:
+        from ray import serve
+
+        try:
+            serve.shutdown()
+        finally:
+            ray.shutdown()
+            _kill_test_haproxy()
+
+
+@pytest.fixture(scope="session")
+def serve_app(ray_cluster: None, settings: Settings) -> str:
+    """The Stride Serve app running in the session's Ray; returns its base URL once /health answers."""
+    from serve_app.deploy import deploy
+
+    deploy(settings)
+    url = f"http://127.0.0.1:{settings.http_port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                return url
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError("Serve app did not answer /health within 60 s")
+
+
+@pytest.fixture()
+def api(serve_app: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=serve_app, timeout=30) as client:
+        yield client
