@@ -23,11 +23,11 @@ JANITOR_NAME = "stride-janitor"
 class Janitor:
     """Runs registered repair jobs every `interval_s` seconds; `run_once` lets tests drive it deterministically."""
 
-    def __init__(self, settings: Settings, interval_s: float = 5.0) -> None:
+    def __init__(self, settings: Settings) -> None:
         from actors.repairs import build_jobs  # storage clients are built here, inside the actor
 
         self.settings = settings
-        self.interval_s = interval_s
+        self.interval_s = settings.janitor_interval_s
         self.jobs: dict[str, Callable[[], Awaitable[int]]] = build_jobs(settings)
         self._task: asyncio.Task | None = None
 

@@ -7,6 +7,7 @@
 #   cluster/cassandra.sh restart   stop + start
 #   cluster/cassandra.sh status    "running" (exit 0) / "stopped" (exit 1) / "starting or unresponsive" (exit 2)
 #   cluster/cassandra.sh wipe      stop, then delete all data ($STATE_DIR/cassandra/data)
+#   cluster/cassandra.sh nodetool ARGS   Cassandra's nodetool against the local node (JMX on 127.0.0.1)
 #
 # Settings (environment):
 #   STRIDE_CASSANDRA_PORT              CQL native port (env.sh; default 59042), bound on 127.0.0.1
@@ -110,11 +111,11 @@ show_logs() {
   if [ -f "$LOG_FILE" ]; then
     size="$(stat -c %s "$LOG_FILE")"; [ "$size" -ge "$offset" ] || offset=0
     echo "----- last lines of $LOG_FILE (this launch) -----" >&2
-    tail -c "+$((offset + 1))" "$LOG_FILE" | tail -n 40 >&2
+    tail -c "+$((offset + 1))" "$LOG_FILE" | tail -n 40 | cut -c1-400 >&2
   fi
   if [ -s "$OUT_FILE" ]; then
     echo "----- last lines of $OUT_FILE -----" >&2
-    tail -n 20 "$OUT_FILE" >&2
+    tail -n 20 "$OUT_FILE" | cut -c1-400 >&2
   fi
   echo "-----" >&2
 }
@@ -175,15 +176,20 @@ do_install() {
 
 # ---------------------------------------------------------------------------------------------- start
 
-render_config() {
-  local sync_setting
+# commitlog_sync_setting: the yaml line that goes with commitlog_sync (dies on an unknown mode).
+commitlog_sync_setting() {
   case "$COMMITLOG_SYNC" in
-    group)    sync_setting="commitlog_sync_group_window: $GROUP_WINDOW" ;;
-    batch)    sync_setting="" ;;
-    periodic) sync_setting="commitlog_sync_period: 10000ms" ;;
+    group)    echo "commitlog_sync_group_window: $GROUP_WINDOW" ;;
+    batch)    echo "" ;;
+    periodic) echo "commitlog_sync_period: 10000ms" ;;
     *) die "STRIDE_CASSANDRA_COMMITLOG_SYNC must be group, batch or periodic (got '$COMMITLOG_SYNC')" ;;
   esac
-  mkdir -p "$CONF_DIR" "$DATA_DIR"/{data,commitlog,saved_caches,hints,cdc_raw}
+}
+
+render_config() {
+  local sync_setting
+  sync_setting="$(commitlog_sync_setting)"
+  mkdir -p "$CONF_DIR/triggers" "$DATA_DIR"/{data,commitlog,saved_caches,hints,cdc_raw}
   sed -e "s|@DATA_DIR@|$DATA_DIR|g" \
       -e "s|@NATIVE_PORT@|$NATIVE_PORT|g" \
       -e "s|@STORAGE_PORT@|$STORAGE_PORT|g" \
@@ -193,6 +199,34 @@ render_config() {
   mv "$CONF_DIR/cassandra.yaml.new" "$CONF_DIR/cassandra.yaml"
 }
 
+# Java 17 module flags from Cassandra 5.0's conf/jvm17-server.options (server and tools need them).
+JPMS_OPTS=(
+  -Djdk.attach.allowAttachSelf=true
+  --add-exports java.base/jdk.internal.misc=ALL-UNNAMED
+  --add-exports java.management.rmi/com.sun.jmx.remote.internal.rmi=ALL-UNNAMED
+  --add-exports java.rmi/sun.rmi.registry=ALL-UNNAMED
+  --add-exports java.rmi/sun.rmi.server=ALL-UNNAMED
+  --add-exports java.sql/java.sql=ALL-UNNAMED
+  --add-exports java.base/java.lang.ref=ALL-UNNAMED
+  --add-exports jdk.unsupported/sun.misc=ALL-UNNAMED
+  --add-exports jdk.compiler/com.sun.tools.javac.file=ALL-UNNAMED
+  --add-exports jdk.attach/sun.tools.attach=ALL-UNNAMED
+  --add-opens java.base/java.lang.module=ALL-UNNAMED
+  --add-opens java.base/jdk.internal.loader=ALL-UNNAMED
+  --add-opens java.base/jdk.internal.ref=ALL-UNNAMED
+  --add-opens java.base/jdk.internal.reflect=ALL-UNNAMED
+  --add-opens java.base/jdk.internal.math=ALL-UNNAMED
+  --add-opens java.base/jdk.internal.module=ALL-UNNAMED
+  --add-opens java.base/jdk.internal.util.jar=ALL-UNNAMED
+  --add-opens jdk.management/com.sun.management.internal=ALL-UNNAMED
+  --add-opens java.base/sun.nio.ch=ALL-UNNAMED
+  --add-opens java.base/java.io=ALL-UNNAMED
+  --add-opens java.base/java.lang.reflect=ALL-UNNAMED
+  --add-opens jdk.compiler/com.sun.tools.javac=ALL-UNNAMED
+  --add-opens java.base/java.lang=ALL-UNNAMED
+  --add-opens java.base/java.util=ALL-UNNAMED
+)
+
 jvm_options() {
   local jamm
   jamm="$(ls "$LIB_DIR"/jamm-*.jar 2>/dev/null | head -n 1 || true)"
@@ -201,35 +235,11 @@ jvm_options() {
     # from Cassandra's conf/jvm-server.options (minus AlwaysPreTouch, which slows start-up)
     -ea -da:net.openhft... -XX:+UseThreadPriorities -Xss256k -XX:+UseTLAB -XX:+ResizeTLAB
     -XX:+PerfDisableSharedMem -Djava.net.preferIPv4Stack=true
-    -XX:ErrorFile="$LOG_DIR/cassandra-hs_err_pid%p.log"
+    -XX:ErrorFile="$LOG_DIR/cassandra-hs_err_pid%p.log" -XX:+ExitOnOutOfMemoryError
     # from conf/jvm17-server.options: G1
     -XX:+UseG1GC -XX:+ParallelRefProcEnabled -XX:MaxTenuringThreshold=1 -XX:G1RSetUpdatingPauseTimePercent=5
     -XX:MaxGCPauseMillis=300 -XX:InitiatingHeapOccupancyPercent=70
-    # from conf/jvm17-server.options: JPMS
-    -Djdk.attach.allowAttachSelf=true
-    --add-exports java.base/jdk.internal.misc=ALL-UNNAMED
-    --add-exports java.management.rmi/com.sun.jmx.remote.internal.rmi=ALL-UNNAMED
-    --add-exports java.rmi/sun.rmi.registry=ALL-UNNAMED
-    --add-exports java.rmi/sun.rmi.server=ALL-UNNAMED
-    --add-exports java.sql/java.sql=ALL-UNNAMED
-    --add-exports java.base/java.lang.ref=ALL-UNNAMED
-    --add-exports jdk.unsupported/sun.misc=ALL-UNNAMED
-    --add-exports jdk.compiler/com.sun.tools.javac.file=ALL-UNNAMED
-    --add-exports jdk.attach/sun.tools.attach=ALL-UNNAMED
-    --add-opens java.base/java.lang.module=ALL-UNNAMED
-    --add-opens java.base/jdk.internal.loader=ALL-UNNAMED
-    --add-opens java.base/jdk.internal.ref=ALL-UNNAMED
-    --add-opens java.base/jdk.internal.reflect=ALL-UNNAMED
-    --add-opens java.base/jdk.internal.math=ALL-UNNAMED
-    --add-opens java.base/jdk.internal.module=ALL-UNNAMED
-    --add-opens java.base/jdk.internal.util.jar=ALL-UNNAMED
-    --add-opens jdk.management/com.sun.management.internal=ALL-UNNAMED
-    --add-opens java.base/sun.nio.ch=ALL-UNNAMED
-    --add-opens java.base/java.io=ALL-UNNAMED
-    --add-opens java.base/java.lang.reflect=ALL-UNNAMED
-    --add-opens jdk.compiler/com.sun.tools.javac=ALL-UNNAMED
-    --add-opens java.base/java.lang=ALL-UNNAMED
-    --add-opens java.base/java.util=ALL-UNNAMED
+    "${JPMS_OPTS[@]}"
     # from conf/jvm17-server.options: Netty
     -Dio.netty.tryReflectionSetAccessible=true
     -Dio.netty.allocator.useCacheForAllThreads=true
@@ -239,6 +249,7 @@ jvm_options() {
     -Dcassandra-foreground=yes
     -Dcassandra.storagedir="$DATA_DIR"
     -Dcassandra.logdir="$LOG_DIR"
+    -Dcassandra.triggers_dir="$CONF_DIR/triggers"
     -Dlogback.configurationFile="file://$SRC_DIR/logback.xml"
     # JMX only on loopback, on a non-default port (nodetool -p $CASSANDRA_JMX_PORT)
     -Dcassandra.jmx.local.port="$CASSANDRA_JMX_PORT"
@@ -291,6 +302,7 @@ elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 do_start() {
   local t0 pid java offset i p
   t0="$(now)"
+  commitlog_sync_setting >/dev/null   # validate settings before anything else
   lock
   if cass_alive; then
     pid="$(cat "$PID_FILE")"
@@ -325,13 +337,26 @@ do_start() {
   (
     cd "$C_HOME"
     exec nohup setsid bash -c 'echo $$ >"$0"; exec "$@"' "$PID_FILE" \
-      "$java" "${JVM_OPTS[@]}" -cp "$LIB_DIR/*" org.apache.cassandra.service.CassandraDaemon \
+      "$java" "${JVM_OPTS[@]}" -cp "$CONF_DIR:$LIB_DIR/*" org.apache.cassandra.service.CassandraDaemon \
       </dev/null >>"$OUT_FILE" 2>&1 9>&-
   ) &
   for ((i = 0; i < 100; i++)); do [ -s "$PID_FILE" ] && break; sleep 0.1; done
   [ -s "$PID_FILE" ] || { show_logs "$offset"; die "Cassandra: launcher did not write $PID_FILE"; }
   pid="$(cat "$PID_FILE")"
   wait_ready "$pid" "$offset" "$t0"
+}
+
+# ---------------------------------------------------------------------------------------------- nodetool
+
+# do_nodetool ARGS...: Cassandra's nodetool against the local node's JMX port (e.g. `nodetool status`).
+do_nodetool() {
+  local java
+  is_installed || die "Cassandra is not installed (run: $0 install)"
+  java="$(find_java)"
+  exec "$java" -Xmx256m "${JPMS_OPTS[@]}" -Dio.netty.tryReflectionSetAccessible=true \
+    -Dcassandra.storagedir="$DATA_DIR" -Dcassandra.logdir="$LOG_DIR" \
+    -Dlogback.configurationFile="file://$SRC_DIR/logback-tools.xml" \
+    -cp "$LIB_DIR/*" org.apache.cassandra.tools.NodeTool -h 127.0.0.1 -p "$CASSANDRA_JMX_PORT" "$@"
 }
 
 # ---------------------------------------------------------------------------------------------- stop / status / wipe
@@ -373,5 +398,6 @@ case "${1:-}" in
   restart) do_stop; exec 9>&-; do_start ;;
   status) do_status ;;
   wipe) do_wipe ;;
-  *) echo "usage: $0 {install|start|stop|restart|status|wipe}" >&2; exit 64 ;;
+  nodetool) shift; do_nodetool "$@" ;;
+  *) echo "usage: $0 {install|start|stop|restart|status|wipe|nodetool ARGS...}" >&2; exit 64 ;;
 esac

@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     argon2_time_cost: int = 2
     argon2_memory_kib: int = 19456
     argon2_parallelism: int = 1
+    session_cache_ttl_s: int = 60  # how long Redis may answer "this login session is active" without Postgres
+    trust_forwarded_for: bool = False  # take the client IP from X-Forwarded-For (only behind a proxy that sets it)
+    forwarded_for_hops: int = Field(1, ge=1)  # trusted proxies appending to X-Forwarded-For: client = n-th from right
 
     # Rate limits (token buckets: capacity and refill per second)
     rate_api_capacity: int = 600
@@ -69,6 +72,8 @@ class Settings(BaseSettings):
     # Activities
     max_points: int = Field(100_000, ge=1)
     max_body_bytes: int = 64 * 1024 * 1024
+    pending_grace_s: float = 600.0  # samples without a committed summary after this long are purged
+    janitor_interval_s: float = 5.0
 
     # Live workouts
     live_idle_finish_s: int = 7200

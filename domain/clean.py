@@ -60,7 +60,7 @@ def glitch_mask(t: np.ndarray, lat: np.ndarray, lng: np.ndarray, max_speed: floa
     fast = _speed(t, lat, lng, np.arange(m - 1), np.arange(1, m)) > max_speed  # step i -> i+1
     if not fast.any():
         return bad
-    for k in range(1, GLITCH_MAX_RUN + 1):
+    for k in range(1, min(GLITCH_MAX_RUN, m - 2) + 1):  # a run needs a fix on each side
         s = np.flatnonzero(fast[: m - k - 1]) + 1  # glitch run s..s+k-1 entered by a fast step
         s = s[fast[s + k - 1]]  # ... and left by a fast step
         if len(s):

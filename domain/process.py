@@ -139,6 +139,16 @@ def _efforts(sport: str, t: np.ndarray, dist: np.ndarray, power: np.ndarray) -> 
     return out + [p] if p is not None else out
 
 
+def _channel_stats(tr: Track, recorded: np.ndarray, moving: np.ndarray) -> dict[str, Any]:
+    """HR (median-3 smoothed), cadence (non-zero, moving) and power (time-weighted, zeros included) figures."""
+    hr = median_filter(tr.hr, 3)
+    hr_int, hr_time = cumulative_parts(hr, recorded)
+    return {"hr": hr, "hr_int": hr_int, "hr_time": hr_time,
+            "hr_avg": float(hr_int[-1] / hr_time[-1]) if hr_time[-1] > 0 else None, "hr_max": _nanmax(hr),
+            "cadence_avg": _mean(np.where(tr.cadence > 0, tr.cadence, np.nan), moving),
+            "power_avg": _mean(tr.power, recorded), "power_max": _nanmax(tr.power)}
+
+
 def process_activity(sport: str, track: Track, *, profile: AthleteProfile = AthleteProfile(),
                      start_year: int = 2024, device_laps: Sequence[DeviceLap] = (),
                      sets: Sequence[StrengthSet] = (), duration_s: float | None = None,
@@ -148,30 +158,25 @@ def process_activity(sport: str, track: Track, *, profile: AthleteProfile = Athl
     tr = clean_track(track, sport)
     if len(tr) == 0:
         return _manual(sport, profile, start_year, sets, duration_s, distance_m, calories)
-    t = tr.t
     mo = measure_motion(tr, MOVING_SPEED_MPS[sport])
-    has_motion, dist, speed, recorded, moving = mo.speed is not None, mo.distance, mo.speed, mo.recorded_s, mo.moving_s
-    moving_s = float(moving.sum())
-    total = float(dist[-1]) if has_motion else float(distance_m or 0.0)
+    has_motion, moving_s = mo.speed is not None, float(mo.moving_s.sum())
+    total = float(mo.distance[-1]) if has_motion else float(distance_m or 0.0)
     avg_speed = total / moving_s if moving_s > 0 and total > 0 else None
-    hr = median_filter(tr.hr, 3)
-    hr_int, hr_time = cumulative_parts(hr, recorded)
-    hr_avg = float(hr_int[-1] / hr_time[-1]) if hr_time[-1] > 0 else None
+    ch = _channel_stats(tr, mo.recorded_s, mo.moving_s)
     alt = smooth_altitude(tr.alt)
     gain, loss = gain_loss(alt)
-    cum = Cumulative(t=t, dist=dist, moving=np.cumsum(moving), hr_int=hr_int, hr_time=hr_time, alt=alt)
+    cum = Cumulative(t=tr.t, dist=mo.distance, moving=np.cumsum(mo.moving_s), hr_int=ch["hr_int"],
+                     hr_time=ch["hr_time"], alt=alt)
     route, summary = route_polylines(tr.lat, tr.lng)
     return ProcessedActivity(
-        distance_m=total, elapsed_s=float(t[-1] - t[0]), moving_s=moving_s,
+        distance_m=total, elapsed_s=float(tr.t[-1] - tr.t[0]), moving_s=moving_s,
         elevation_gain_m=gain, elevation_loss_m=loss, avg_speed_mps=avg_speed,
-        max_speed_mps=float(speed.max()) if speed is not None else None,
-        avg_pace_s_per_km=_pace(avg_speed), hr_avg=hr_avg, hr_max=_nanmax(hr),
-        hr_zones=_hr_zones(hr, recorded, profile, start_year),
-        cadence_avg=_mean(np.where(tr.cadence > 0, tr.cadence, np.nan), moving),
-        power_avg=_mean(tr.power, recorded), power_max=_nanmax(tr.power),
+        max_speed_mps=float(mo.speed.max()) if has_motion else None, avg_pace_s_per_km=_pace(avg_speed),
+        hr_avg=ch["hr_avg"], hr_max=ch["hr_max"], hr_zones=_hr_zones(ch["hr"], mo.recorded_s, profile, start_year),
+        cadence_avg=ch["cadence_avg"], power_avg=ch["power_avg"], power_max=ch["power_max"],
         laps=lap_metrics(cum, device_laps), splits=distance_splits(cum) if has_motion else [],
-        best_efforts=_efforts(sport, t, dist, tr.power),
-        calories=_calories(sport, calories, hr_avg, moving_s or float(recorded.sum()), profile, start_year),
+        best_efforts=_efforts(sport, tr.t, mo.distance, tr.power),
+        calories=_calories(sport, calories, ch["hr_avg"], moving_s or float(mo.recorded_s.sum()), profile, start_year),
         route_polyline=route, summary_polyline=summary, bbox=bbox(tr.lat, tr.lng), points_count=len(tr),
-        strength=strength_summary(sets) if sets else None, track=tr, distance_stream=dist, sport=sport,
-        velocity_stream=speed if speed is not None else np.full(len(tr), np.nan))
+        strength=strength_summary(sets) if sets else None, track=tr, distance_stream=mo.distance, sport=sport,
+        velocity_stream=mo.speed if has_motion else np.full(len(tr), np.nan))

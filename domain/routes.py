@@ -13,6 +13,21 @@ def _round_half_away(x: np.ndarray) -> np.ndarray:
     return (np.sign(x) * np.floor(np.abs(x) + 0.5)).astype(np.int64)
 
 
+def _encode_values(v: np.ndarray) -> str:
+    """Polyline characters of zig-zagged non-negative integers, 5 bits per character, low bits first."""
+    if len(v) == 0:
+        return ""
+    width = max(1, -(-int(v.max()).bit_length() // 5))  # chunks needed by the largest value
+    n_chunks = np.ones(len(v), dtype=np.int64)
+    for j in range(1, width):
+        n_chunks += v >= (1 << (5 * j))
+    shifts = 5 * np.arange(width, dtype=np.int64)
+    chunks = (v[:, None] >> shifts[None, :]) & 0x1F
+    k = np.arange(width)[None, :]
+    codes = chunks + 63 + 0x20 * (k < (n_chunks[:, None] - 1))
+    return codes[k < n_chunks[:, None]].astype(np.uint8).tobytes().decode("ascii")
+
+
 def encode_polyline(lat: np.ndarray, lng: np.ndarray, precision: int = 5) -> str:
     """Google encoded polyline of (lat, lng) degrees; identical output to polyline.encode, without a Python loop."""
     if len(lat) == 0:
@@ -20,14 +35,7 @@ def encode_polyline(lat: np.ndarray, lng: np.ndarray, precision: int = 5) -> str
     ints = _round_half_away(np.column_stack((lat, lng)) * 10.0 ** precision)
     deltas = np.diff(ints, axis=0, prepend=np.zeros((1, 2), dtype=np.int64)).ravel()
     v = np.where(deltas < 0, ~(deltas << 1), deltas << 1)
-    width = max(1, -(-int(v.max()).bit_length() // 5))  # chunks needed by the largest value
-    shifts = 5 * np.arange(width, dtype=np.int64)
-    chunks = (v[:, None] >> shifts[None, :]) & 0x1F
-    n_chunks = 1 + ((v[:, None] >> shifts[None, 1:]) > 0).sum(axis=1)
-    k = np.arange(width)[None, :]
-    more = k < (n_chunks[:, None] - 1)
-    codes = (chunks | np.where(more, 0x20, 0)) + 63
-    return codes[k < n_chunks[:, None]].astype(np.uint8).tobytes().decode("ascii")
+    return _encode_values(v[:2]) + _encode_values(v[2:])  # the absolute first point is much wider than steps
 
 
 def _sq_distances_to_chords(x: np.ndarray, y: np.ndarray, a: np.ndarray, b: np.ndarray, i: np.ndarray) -> np.ndarray:
@@ -59,8 +67,9 @@ def douglas_peucker(x: np.ndarray, y: np.ndarray, tolerance: float) -> np.ndarra
         seg_max = np.repeat(np.maximum.reduceat(d, starts), sizes)
         open_seg = seg_max > tolerance * tolerance
         cand = np.flatnonzero(open_seg & (d == seg_max))
-        _, first = np.unique(seg[cand], return_index=True)  # the first farthest point of each open segment
-        keep[active[cand[first]]] = True
+        cs = seg[cand]  # non-decreasing: keep the first farthest point of each open segment
+        first = cand[np.r_[True, cs[1:] != cs[:-1]]] if len(cand) else cand
+        keep[active[first]] = True
         active = active[open_seg & ~keep[active]]
     return np.flatnonzero(keep)
 

@@ -9,7 +9,9 @@ from ray import serve
 from config.settings import Settings
 from serve_app.errors import install_error_handlers
 from serve_app.resources import Resources, set_resources
-from serve_app.routers import health
+from serve_app.bodies import BodyLimitGzipMiddleware
+from serve_app.ratelimit import RateLimitHeadersMiddleware
+from serve_app.routers import activities, auth, devices, health, users
 
 API_DESCRIPTION = "Stride: workouts, live tracking, stats and goals. Errors: {\"error\": {code, message, details}}."
 
@@ -19,7 +21,13 @@ def create_app() -> FastAPI:
     app = FastAPI(title="Stride API", version="0.1.0", description=API_DESCRIPTION)
     install_error_handlers(app)
     # X-Request-ID: Ray Serve's own RequestIdMiddleware keeps the client's id or makes one, on every response.
+    app.add_middleware(BodyLimitGzipMiddleware)
     app.include_router(health.router)
+    app.add_middleware(RateLimitHeadersMiddleware)  # X-RateLimit-* computed by the auth dependencies
+    app.include_router(users.router)
+    app.include_router(auth.router)
+    app.include_router(devices.router)
+    app.include_router(activities.router)
     return app
 
 

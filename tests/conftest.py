@@ -42,7 +42,13 @@ RAY_ENV = {
 def make_test_settings(**overrides: object) -> Settings:
     """Settings pointing at the test database, keyspace and Redis db, on the test HTTP port."""
     base = dict(pg_database="stride_test", cassandra_keyspace="stride_test", redis_db=1,
-                http_port=TEST_HTTP_PORT, ray_namespace="stride_test", workout_shards=2, stats_shards=2)
+                http_port=TEST_HTTP_PORT, ray_namespace="stride_test", workout_shards=2, stats_shards=2,
+                max_points=5000,
+                # rate limits small enough for tests to trip, large enough for the suite (users are per test;
+                # tests send a random X-Forwarded-For so per-IP login buckets do not collide)
+                rate_login_account_capacity=5, rate_login_account_refill_per_s=0.05,
+                rate_login_ip_capacity=30, rate_login_ip_refill_per_s=0.5,
+                rate_api_capacity=300, rate_api_refill_per_s=5.0, trust_forwarded_for=True)
     base.update(overrides)
     return Settings(**base)
 

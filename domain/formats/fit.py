@@ -10,7 +10,6 @@ import io
 from datetime import datetime, timezone
 
 import fitdecode
-import numpy as np
 
 from ..splits import DeviceLap
 from ..track import Track
@@ -47,6 +46,9 @@ def _session_dict(msg: fitdecode.FitDataMessage) -> dict:
     d = {name: msg.get_value(name, fallback=None) for name in SESSION_FIELDS}
     if isinstance(d["start_time"], datetime):
         d["start_time"] = as_utc(d["start_time"])
+    corners = [msg.get_value(k, fallback=None) for k in ("swc_lat", "swc_long", "nec_lat", "nec_long")]
+    if all(isinstance(c, int) for c in corners):  # the device's own bounding box, degrees
+        d["bbox"] = [c * SEMICIRCLE_DEG for c in corners]
     return {k: (float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v) for k, v in d.items()}
 
 

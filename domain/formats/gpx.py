@@ -28,18 +28,15 @@ def _extensions(point: gpxpy.gpx.GPXTrackPoint, row: list) -> None:
 
 
 def _rows(doc: gpxpy.gpx.GPX) -> list[list]:
+    """[time, lat, lng, ele, hr, cad, power, speed, segment number] per point; routes when there are no tracks."""
     rows = []
-    for trk in doc.tracks:
-        for seg in trk.segments:
-            for p in seg.points:
-                ts = as_utc(p.time).timestamp() if p.time else None
-                row = [ts, p.latitude, p.longitude, p.elevation, None, None, None, None]
-                _extensions(p, row)
-                rows.append(row)
-    if not rows:  # a file with only a route
-        for rte in doc.routes:
-            rows += [[as_utc(p.time).timestamp() if p.time else None, p.latitude, p.longitude, p.elevation,
-                      None, None, None, None] for p in rte.points]
+    segments = [seg.points for trk in doc.tracks for seg in trk.segments] or [r.points for r in doc.routes]
+    for k, points in enumerate(segments):
+        for p in points:
+            ts = as_utc(p.time).timestamp() if p.time else None
+            row = [ts, p.latitude, p.longitude, p.elevation, None, None, None, None, k]
+            _extensions(p, row)
+            rows.append(row)
     return rows
 
 
@@ -55,7 +52,7 @@ def parse_gpx(data: bytes) -> ParsedActivity:
     if not rows:
         raise FormatError("GPX file has no track or route points")
     abs_t, lat, lng = column(rows, 0), column(rows, 1), column(rows, 2)
-    t, timed = fill_times(abs_t, lat, lng)
+    t, timed = fill_times(abs_t, lat, lng, column(rows, 8))
     t0 = float(t.min())
     if not np.isfinite(abs_t).any():  # synthetic times: anchor at the file's own time if it has one
         t0 = as_utc(doc.time).timestamp() if doc.time else 0.0

@@ -40,6 +40,7 @@ def _point(tp: Element) -> tuple:
 def _lap_totals(laps: list[Element]) -> dict:
     """File totals summed over laps, in FIT session field names."""
     def total(tag: str) -> float:
+        """Sum of a numeric lap field (missing values skipped)."""
         return float(np.nansum([to_float(_text(lp, tag)) for lp in laps]))
     secs = [to_float(_text(lp, "tcd:TotalTimeSeconds")) for lp in laps]
     avgs = [to_float(_text(lp, "tcd:AverageHeartRateBpm/tcd:Value")) for lp in laps]

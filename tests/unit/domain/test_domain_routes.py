@@ -67,8 +67,8 @@ def test_douglas_peucker_reduces_a_straight_line_to_its_ends():
 def test_simplify_square_keeps_its_four_corners():
     # a 1 km square walked at 1 m spacing, around (45, 7)
     side = np.linspace(0, 1000, 1001)[:-1]
-    north = np.r_[side, np.full(1000, 1000.0), side[::-1] + 0, np.zeros(1000)]
-    east = np.r_[np.zeros(1000), side, np.full(1000, 1000.0), side[::-1]]
+    north = np.r_[side, np.full(1000, 1000.0), 1000.0 - side, np.zeros(1000)]
+    east = np.r_[np.zeros(1000), side, np.full(1000, 1000.0), 1000.0 - side]
     north, east = np.r_[north, 0.0], np.r_[east, 0.0]
     lat = 45 + np.degrees(north / 6_371_008.8)
     lng = 7 + np.degrees(east / (6_371_008.8 * math.cos(math.radians(45))))

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# `make bench`: bring the stack up (idempotent), run every benchmark; JSON results in loadtest/results/.
+set -euo pipefail
+here="$(dirname "$0")"
+source "$here/env.sh"
+"$here/up.sh"
+cd "$STRIDE_ROOT"
+url="http://127.0.0.1:$STRIDE_HTTP_PORT"
+for b in ${BENCHES:-bench_login bench_activities}; do
+  [ -f "loadtest/$b.py" ] || continue
+  log "benchmark $b"
+  "$PY" -m "loadtest.$b" --url "$url" "$@"
+done

@@ -1,0 +1,157 @@
+"""Activity request and response schemas (the seed's shapes plus Stride's additions)."""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+ActivityType = Literal["running", "cycling", "weightlifting", "walking", "hiking", "swimming", "other"]
+Visibility = Literal["private", "followers", "public"]
+
+
+class PointIn(BaseModel):
+    """One sample; every channel but `time` is optional. `time` is seconds from start or an absolute timestamp."""
+
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
+
+    time: float | AwareDatetime
+    lat: float | None = Field(None, ge=-90, le=90)
+    lng: float | None = Field(None, ge=-180, le=180)
+    altitude: float | None = Field(None, ge=-1000, le=10000)
+    heart_rate: float | None = Field(None, ge=0, le=300)
+    cadence: float | None = Field(None, ge=0, le=400)
+    power: float | None = Field(None, ge=0, le=5000)
+    speed: float | None = Field(None, ge=0, le=150)
+
+    @model_validator(mode="after")
+    def _lat_lng_together(self) -> "PointIn":
+        if (self.lat is None) != (self.lng is None):
+            raise ValueError("lat and lng must be given together")
+        return self
+
+
+class SetIn(BaseModel):
+    """One weightlifting set."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    exercise: str = Field(min_length=1, max_length=100)
+    reps: int = Field(ge=0, le=1000)
+    weight_kg: float = Field(0.0, ge=0, le=1000)
+    rpe: float | None = Field(None, ge=0, le=10)
+    rest_s: float | None = Field(None, ge=0, le=3600)
+
+
+class LapIn(BaseModel):
+    """A device lap: start and end in seconds from the activity start."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    start: float = Field(ge=0)
+    end: float = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "LapIn":
+        if self.end <= self.start:
+            raise ValueError("lap end must be after its start")
+        return self
+
+
+class ActivityCreate(BaseModel):
+    """POST /activities: a one-shot upload (with data_points), a manual entry, or a strength session."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    type: ActivityType
+    start_time: AwareDatetime
+    client_id: str | None = Field(None, min_length=1, max_length=128)
+    name: str | None = Field(None, max_length=200)
+    notes: str | None = Field(None, max_length=10_000)
+    visibility: Visibility = "private"
+    duration: float | None = Field(None, ge=0, le=30 * 86400)
+    distance: float | None = Field(None, ge=0, le=5_000_000)
+    calories: float | None = Field(None, ge=0, le=100_000)
+    data_points: list[PointIn] = Field(default_factory=list)
+    laps: list[LapIn] = Field(default_factory=list)
+    sets: list[SetIn] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _has_content(self) -> "ActivityCreate":
+        if not self.data_points and self.duration is None and not self.sets:
+            raise ValueError("a manual entry needs a duration (or data_points, or sets)")
+        return self
+
+
+class ActivityUpdate(BaseModel):
+    """PATCH /activities/{id}: the editable fields."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, max_length=200)
+    type: ActivityType | None = None
+    notes: str | None = Field(None, max_length=10_000)
+    visibility: Visibility | None = None
+
+
+class ActivityCreated(BaseModel):
+    """The upload's acknowledgement."""
+
+    activity_id: uuid.UUID
+    status: str = "saved"
+
+
+class ActivitySummary(BaseModel):
+    """One row of an activity list."""
+
+    activity_id: uuid.UUID
+    user_id: uuid.UUID
+    type: str
+    name: str | None
+    start_time: dt.datetime
+    duration: float | None
+    moving_time: float | None
+    distance: float | None
+    elevation_gain: float | None
+    calories: float | None
+    average_pace: float | None
+    average_speed: float | None
+    heart_rate_avg: float | None
+    summary_polyline: str | None
+    points_count: int
+    visibility: str
+    created_at: dt.datetime
+
+
+class ActivityPublic(ActivitySummary):
+    """GET /activities/{id}."""
+
+    client_id: str | None
+    status: str
+    notes: str | None
+    route_polyline: str | None
+    heart_rate_max: float | None
+    max_speed: float | None
+    elevation_loss: float | None
+    cadence_avg: float | None
+    power_avg: float | None
+    power_max: float | None
+    laps: list[dict[str, Any]]
+    splits: list[dict[str, Any]]
+    best_efforts: list[dict[str, Any]]
+    hr_zones: list[dict[str, Any]]
+    bbox: list[float] | None
+    strength: dict[str, Any] | None
+    sets: list[dict[str, Any]]
+    version: int
+    updated_at: dt.datetime
+
+
+class ActivityPage(BaseModel):
+    """A page of activity summaries, newest first."""
+
+    items: list[ActivitySummary]
+    limit: int
+    offset: int
+    next_offset: int | None

@@ -1,0 +1,110 @@
+"""Activity samples in Cassandra: columnar chunks (one row per chunk of points), partitioned by (activity_id, bucket).
+
+A chunk is a run of consecutive points (an upload slice or one live batch); each channel is stored as a
+little-endian float64 array, NaN for a missing value, NULL for a channel the chunk does not have. Rows are
+immutable and keyed by (bucket, chunk), so a retried write is an idempotent upsert.
+"""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import uuid
+import zlib
+
+import numpy as np
+
+from domain.track import Track
+from storage.cassandra import Cassandra
+
+CHANNELS = ("t", "lat", "lng", "alt", "hr", "cadence", "power", "speed")
+PENDING_SHARDS = 16
+_INSERT = ("INSERT INTO {keyspace}.samples (activity_id, bucket, chunk, n, t, lat, lng, alt, hr, cadence, power, speed)"
+           " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+_SELECT = "SELECT chunk, n, t, lat, lng, alt, hr, cadence, power, speed FROM {keyspace}.samples WHERE activity_id = ? AND bucket = ?"
+_PENDING_INSERT = ("INSERT INTO {keyspace}.pending_activities (shard, activity_id, user_id, buckets, created_at)"
+                   " VALUES (?, ?, ?, ?, ?)")
+_PENDING_DELETE = "DELETE FROM {keyspace}.pending_activities WHERE shard = ? AND activity_id = ?"
+
+
+def pending_shard(activity_id: uuid.UUID) -> int:
+    """Stable shard of the pending-writes table for an activity."""
+    return zlib.crc32(activity_id.bytes) % PENDING_SHARDS
+
+
+def _pack(column: np.ndarray) -> bytes | None:
+    if column.size == 0 or np.isnan(column).all():
+        return None
+    return np.ascontiguousarray(column, dtype="<f8").tobytes()
+
+
+def _unpack(blob: bytes | None, n: int) -> np.ndarray:
+    if blob is None:
+        return np.full(n, np.nan)
+    return np.frombuffer(blob, dtype="<f8").astype(np.float64, copy=True)
+
+
+def chunk_rows(track: Track, bucket_seconds: int, chunk_size: int, first_chunk: int = 0) -> list[tuple[int, int, list]]:
+    """Split a track into (bucket, chunk, packed channel values) rows; a chunk never spans two buckets."""
+    rows: list[tuple[int, int, list]] = []
+    if len(track) == 0:
+        return rows
+    bucket_of = (track.t // bucket_seconds).astype(np.int64)
+    starts = np.flatnonzero(np.r_[True, np.diff(bucket_of) != 0])
+    ends = np.r_[starts[1:], len(track)]
+    chunk = first_chunk
+    for s, e in zip(starts, ends):
+        for lo in range(int(s), int(e), chunk_size):
+            hi = min(lo + chunk_size, int(e))
+            rows.append((int(bucket_of[lo]), chunk, [_pack(getattr(track, c)[lo:hi]) for c in CHANNELS]))
+            chunk += 1
+    return rows
+
+
+class SampleStore:
+    """Writes and reads activity samples; every method is a thin, idempotent Cassandra operation."""
+
+    def __init__(self, cassandra: Cassandra, bucket_seconds: int, chunk_size: int = 600) -> None:
+        self.cas = cassandra
+        self.bucket_seconds = bucket_seconds
+        self.chunk_size = chunk_size
+
+    async def mark_pending(self, activity_id: uuid.UUID, user_id: uuid.UUID, buckets: list[int]) -> None:
+        """Record that samples are being written ahead of their summary (the reconciler's safety net)."""
+        await self.cas.execute(self.cas.prepare(_PENDING_INSERT),
+                               (pending_shard(activity_id), activity_id, user_id, set(buckets), dt.datetime.now(dt.timezone.utc)))
+
+    async def clear_pending(self, activity_id: uuid.UUID) -> None:
+        """The summary committed: the samples are no longer at risk of being orphans."""
+        await self.cas.execute(self.cas.prepare(_PENDING_DELETE), (pending_shard(activity_id), activity_id))
+
+    async def write_track(self, activity_id: uuid.UUID, track: Track) -> list[int]:
+        """Write every point of a track; returns the sorted buckets written."""
+        rows = chunk_rows(track, self.bucket_seconds, self.chunk_size)
+        stmt = self.cas.prepare(_INSERT)
+        await asyncio.gather(*(
+            self.cas.execute(stmt, (activity_id, bucket, chunk, _count(values), *values)) for bucket, chunk, values in rows
+        ))
+        return sorted({bucket for bucket, _, _ in rows})
+
+    def buckets_of(self, track: Track) -> list[int]:
+        """The buckets a track's points fall in."""
+        if len(track) == 0:
+            return []
+        return sorted({int(b) for b in np.unique(track.t // self.bucket_seconds)})
+
+    async def read_track(self, activity_id: uuid.UUID, buckets: list[int]) -> Track:
+        """Every stored point of an activity, in time order."""
+        stmt = self.cas.prepare(_SELECT)
+        results = await asyncio.gather(*(self.cas.execute(stmt, (activity_id, b)) for b in sorted(buckets)))
+        columns: dict[str, list[np.ndarray]] = {c: [] for c in CHANNELS}
+        for result in results:
+            for row in result:
+                for c in CHANNELS:
+                    columns[c].append(_unpack(getattr(row, c), row.n))
+        if not columns["t"]:
+            return Track.empty()
+        return Track(**{c: np.concatenate(columns[c]) for c in CHANNELS})
+
+
+def _count(values: list) -> int:
+    return len(values[0]) // 8 if values[0] is not None else 0

@@ -1,0 +1,76 @@
+"""Shared e2e helpers: make a unique account and log it in over HTTP.
+
+Each login carries a random X-Forwarded-For address (the test app trusts it), so per-IP login buckets of
+different tests never collide.
+"""
+from __future__ import annotations
+
+import random
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+DEFAULT_PASSWORD = "correct horse battery staple"
+
+
+def fake_ip() -> str:
+    """A random address from the benchmarking range 198.18.0.0/15."""
+    return f"198.{random.randint(18, 19)}.{random.randint(0, 255)}.{random.randint(1, 254)}"
+
+
+@dataclass
+class Account:
+    """A registered, logged-in test user."""
+
+    user_id: str
+    email: str
+    password: str
+    access_token: str
+    refresh_token: str
+    ip: str
+    profile: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Authorization header for the access token."""
+        return {"Authorization": f"Bearer {self.access_token}"}
+
+
+def unique_email(tag: str = "user") -> str:
+    """An email no other test uses."""
+    return f"{tag}-{uuid.uuid4().hex[:12]}@example.com"
+
+
+def register(api: httpx.Client, **fields: Any) -> dict[str, Any]:
+    """POST /users with sensible defaults; returns the created user's JSON (asserts 201)."""
+    body = {"email": unique_email(), "password": DEFAULT_PASSWORD, "name": "Test Athlete", **fields}
+    r = api.post("/users", json=body)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def login(api: httpx.Client, email: str, password: str = DEFAULT_PASSWORD, ip: str | None = None) -> httpx.Response:
+    """POST /auth/login with JSON from a (fake) client address."""
+    return api.post("/auth/login", json={"email": email, "password": password},
+                    headers={"X-Forwarded-For": ip or fake_ip()})
+
+
+def new_account(api: httpx.Client, **fields: Any) -> Account:
+    """Register a unique user and log in."""
+    fields.setdefault("email", unique_email())
+    password = fields.setdefault("password", DEFAULT_PASSWORD)
+    user = register(api, **fields)
+    ip = fake_ip()
+    r = login(api, fields["email"], password, ip)
+    assert r.status_code == 200, r.text
+    tokens = r.json()
+    return Account(user_id=user["user_id"], email=fields["email"], password=password,
+                   access_token=tokens["access_token"], refresh_token=tokens["refresh_token"], ip=ip, profile=user)
+
+
+def register_and_login(api: httpx.Client, **fields: Any) -> tuple[str, dict[str, str]]:
+    """(user_id, Authorization headers) of a fresh unique user."""
+    account = new_account(api, **fields)
+    return account.user_id, account.headers

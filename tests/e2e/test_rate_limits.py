@@ -1,0 +1,112 @@
+"""Token-bucket rate limits over HTTP (per user on the API, per IP and per account on login) and the Lua bucket itself.
+
+The test app's capacities come from tests/conftest.py::make_test_settings; the tests read them from `settings`.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+import httpx
+import redis
+
+from config.settings import Settings
+from serve_app.ratelimit import api_key, login_account_key, take
+from storage.redis_store import build_redis
+from tests.e2e.conftest import fake_ip, login, new_account, unique_email
+
+
+def _assert_limited(r: httpx.Response, limit: int) -> None:
+    assert r.status_code == 429, r.text
+    assert r.json()["error"]["code"] == "rate_limited"
+    assert int(r.headers["retry-after"]) >= 1
+    assert r.headers["x-ratelimit-limit"] == str(limit)
+    assert r.headers["x-ratelimit-remaining"] == "0"
+    assert int(r.headers["x-ratelimit-reset"]) >= 1
+
+
+def test_api_bucket_per_user_allows_its_capacity_then_429(api: httpx.Client, settings: Settings) -> None:
+    acct, bystander = new_account(api), new_account(api)
+    capacity, rate = settings.rate_api_capacity, settings.rate_api_refill_per_s
+    started, allowed, remaining, last = time.monotonic(), 0, [], None
+    while allowed <= 3 * capacity:
+        last = api.get("/auth/whoami", headers=acct.headers)
+        if last.status_code != 200:
+            break
+        allowed += 1
+        remaining.append(int(last.headers["x-ratelimit-remaining"]))
+    elapsed = time.monotonic() - started
+    _assert_limited(last, capacity)
+    assert capacity <= allowed <= capacity + rate * elapsed + 2
+    assert remaining[0] == capacity - 1 and remaining[1] == capacity - 2 and min(remaining) == 0
+    # every authenticated route is counted, and the bucket is the user's, not the server's
+    assert api.get("/users/me", headers=acct.headers).status_code == 429
+    ok = api.get("/users/me", headers=bystander.headers)
+    assert ok.status_code == 200 and int(ok.headers["x-ratelimit-remaining"]) == capacity - 1
+
+
+def test_api_bucket_key_lives_under_the_users_prefix(api: httpx.Client, settings: Settings) -> None:
+    acct = new_account(api)
+    assert api.get("/users/me", headers=acct.headers).status_code == 200
+    key = api_key(uuid.UUID(acct.user_id))
+    assert key.startswith(f"u:{acct.user_id}:")
+    client = redis.Redis(host=settings.redis_host, port=settings.redis_port, db=settings.redis_db)
+    assert client.exists(key) and 0 < client.pttl(key) <= (settings.rate_api_capacity / settings.rate_api_refill_per_s + 2) * 1000
+
+
+def test_login_per_account_limit_stops_brute_force_even_with_the_right_password(api: httpx.Client,
+                                                                                settings: Settings) -> None:
+    acct, other = new_account(api), new_account(api)  # each already used one login token
+    capacity = settings.rate_login_account_capacity
+    codes = [login(api, acct.email, f"guess-number-{i}", fake_ip()).status_code for i in range(capacity - 1)]
+    assert codes == [401] * (capacity - 1)
+    blocked = login(api, acct.email, acct.password, fake_ip())  # spread over IPs: the account bucket still trips
+    _assert_limited(blocked, capacity)
+    assert "access_token" not in blocked.text
+    assert login(api, acct.email.upper(), acct.password, fake_ip()).status_code == 429  # same account, any case
+    assert login(api, other.email, other.password, fake_ip()).status_code == 200
+
+
+def test_login_per_ip_limit_applies_across_accounts(api: httpx.Client, settings: Settings) -> None:
+    ip, capacity, rate = fake_ip(), settings.rate_login_ip_capacity, settings.rate_login_ip_refill_per_s
+    started, allowed, last = time.monotonic(), 0, None
+    while allowed <= 3 * capacity:
+        last = login(api, unique_email("spray"), "password-spraying", ip)
+        if last.status_code != 401:
+            break
+        allowed += 1
+    elapsed = time.monotonic() - started
+    _assert_limited(last, capacity)
+    assert capacity <= allowed <= capacity + rate * elapsed + 1
+    acct = new_account(api)
+    assert login(api, acct.email, acct.password, ip).status_code == 429  # a real user behind that IP waits too
+    assert login(api, acct.email, acct.password, fake_ip()).status_code == 200
+
+
+def test_lua_token_bucket_takes_refuses_and_refills(settings: Settings) -> None:
+    async def go() -> None:
+        client = build_redis(settings)
+        key = f"rl:test:{uuid.uuid4()}"
+        try:
+            results = [await take(client, key, 3, 10.0) for _ in range(4)]
+            assert [r.allowed for r in results] == [True, True, True, False]
+            assert [r.remaining for r in results] == [2, 1, 0, 0]
+            assert results[3].retry_after_s == 1 and 0 < results[3].reset_s <= 1
+            assert 0 < await client.pttl(key) <= 1300
+            await asyncio.sleep(0.25)  # 10 tokens/s: two more
+            again = [await take(client, key, 3, 10.0) for _ in range(3)]
+            assert [r.allowed for r in again] == [True, True, False]
+            await client.delete(key)
+            big = await take(client, key, 5, 1.0, cost=6)  # more than the capacity: never allowed
+            assert not big.allowed and big.remaining == 5
+        finally:
+            await client.delete(key)
+            await client.aclose()
+
+    asyncio.run(go())
+
+
+def test_login_account_key_hides_the_email() -> None:
+    key = login_account_key("Someone@Example.com")
+    assert key == login_account_key("someone@example.com ") and "example" not in key
