@@ -5,8 +5,9 @@ Rules (documented behaviour):
   any client-given distance_m / duration_s is ignored. A track without positions or speed uses distance_m.
 - No points at all (manual entry): distance, duration and calories come from the given values;
   elapsed = moving = duration; calories absent -> MET × weight × duration.
-- Moving time excludes pauses (no samples for > series.GAP_S = 10 s) and segments whose smoothed speed is below
-  the sport's threshold (sports.MOVING_SPEED_MPS). Without any speed information every recorded second moves.
+- Moving time excludes pauses (no samples for > series.GAP_S = 10 s, unless a sparse step <= 60 s covered
+  ground) and steps whose smoothed speed is below the sport's threshold (sports.MOVING_SPEED_MPS); distance
+  accrues on moving steps only (see motion.py). Without any speed information every recorded second moves.
 - Calories absent -> from average HR (Keytel 2005) over moving time when HR exists, else MET × weight × moving time.
 """
 from __future__ import annotations
@@ -42,8 +43,10 @@ def _jsonable(v: Any) -> Any:
         return {k: _jsonable(x) for k, x in v.items()}
     if isinstance(v, (list, tuple)):
         return [_jsonable(x) for x in v]
-    if isinstance(v, (np.integer, bool)):
-        return int(v) if not isinstance(v, bool) else v
+    if isinstance(v, (bool, np.bool_)):
+        return bool(v)
+    if isinstance(v, np.integer):
+        return int(v)
     if isinstance(v, (float, np.floating)):
         return float(v) if math.isfinite(v) else None
     return v

@@ -60,9 +60,9 @@ def douglas_peucker(x: np.ndarray, y: np.ndarray, tolerance: float) -> np.ndarra
     active = np.arange(1, n - 1)  # points inside segments not yet known to be within tolerance
     while len(active):
         kept = np.flatnonzero(keep)
-        seg = np.searchsorted(kept, active, side="right") - 1
+        seg = np.cumsum(keep)[active] - 1  # segment (between kept points) each active point lies in
         d = _sq_distances_to_chords(x, y, kept[seg], kept[seg + 1], active)
-        starts = np.flatnonzero(np.diff(seg, prepend=-1))  # active points are grouped by segment
+        starts = np.r_[0, np.flatnonzero(seg[1:] != seg[:-1]) + 1]  # active points are grouped by segment
         sizes = np.diff(np.append(starts, len(d)))
         seg_max = np.repeat(np.maximum.reduceat(d, starts), sizes)
         open_seg = seg_max > tolerance * tolerance

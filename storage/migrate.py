@@ -69,10 +69,9 @@ def migrate_cassandra(settings: Settings, keyspace: str | None = None) -> list[s
     from storage.cassandra import build_cluster
 
     ks = keyspace or settings.cassandra_keyspace
-    cluster = build_cluster(settings)
+    cluster = build_cluster(settings.model_copy(update={"cassandra_request_timeout_s": 60.0}))
     try:
         session = cluster.connect()
-        session.default_timeout = 60
         session.execute(f"CREATE KEYSPACE IF NOT EXISTS {ks} WITH replication = {replication_clause(settings)}")
         session.execute(
             f"CREATE TABLE IF NOT EXISTS {ks}.schema_version (version int PRIMARY KEY, name text, applied_at timestamp)"

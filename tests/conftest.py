@@ -20,15 +20,15 @@ from config.settings import Settings
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT.parent / "shared" / "fixtures"
 TEST_HTTP_PORT = int(os.environ.get("STRIDE_TEST_HTTP_PORT", "8100"))
-TEST_HAPROXY_DIR = "/tmp/stride-haproxy-test"
+TEST_HAPROXY_DIR = os.environ.get("STRIDE_TEST_HAPROXY_DIR", "/tmp/stride-haproxy-test")
 
 RAY_ENV = {
     "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1",
     "RAY_SERVE_ENABLE_HA_PROXY": "1",
     "RAY_SERVE_HAPROXY_BINARY_PATH": "/usr/sbin/haproxy",
     "RAY_SERVE_HAPROXY_NBTHREAD": "2",
-    "RAY_SERVE_HAPROXY_STATS_PORT": "57404",
-    "RAY_SERVE_HAPROXY_METRICS_PORT": "57101",
+    "RAY_SERVE_HAPROXY_STATS_PORT": os.environ.get("STRIDE_TEST_HAPROXY_STATS_PORT", "57404"),
+    "RAY_SERVE_HAPROXY_METRICS_PORT": os.environ.get("STRIDE_TEST_HAPROXY_METRICS_PORT", "57101"),
     "RAY_SERVE_HAPROXY_CONFIG_FILE_LOC": f"{TEST_HAPROXY_DIR}/haproxy.cfg",
     "RAY_SERVE_HAPROXY_SOCKET_PATH": f"{TEST_HAPROXY_DIR}/admin.sock",
     "RAY_SERVE_HAPROXY_SERVER_STATE_BASE": TEST_HAPROXY_DIR,

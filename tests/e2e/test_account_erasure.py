@@ -39,7 +39,10 @@ def _cassandra(settings: Settings, op: str, activity_id: uuid.UUID) -> int:
                 for bucket in BUCKETS:
                     await cas.execute(stmt, (activity_id, bucket, 0, 2, b"\x00" * 16, b"\x01" * 16))
             stmt = cas.prepare("SELECT chunk FROM {keyspace}.samples WHERE activity_id = ? AND bucket = ?")
-            return sum(len(list(await cas.execute(stmt, (activity_id, b)))) for b in BUCKETS)
+            total = 0
+            for bucket in BUCKETS:
+                total += len(list(await cas.execute(stmt, (activity_id, bucket))))
+            return total
         finally:
             cas.close()
 

@@ -4,7 +4,7 @@ import pytest
 from domain.clean import clean_track, drop_gps_glitches, sanitise_values, sort_and_merge
 from domain.geo import cumulative_distance
 from domain.track import Track
-from domain_synth import LAT0, metres_to_lat, north_line
+from .domain_synth import LAT0, metres_to_lat, north_line
 
 
 def test_unsorted_points_are_sorted_by_time():

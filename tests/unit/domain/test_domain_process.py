@@ -8,7 +8,7 @@ from domain.process import SPORTS, ProcessedActivity, process_activity
 from domain.profile import AthleteProfile
 from domain.strength import StrengthSet
 from domain.track import Track
-from domain_synth import circle_laps, north_line
+from .domain_synth import circle_laps, north_line
 
 
 def test_sports_are_the_documented_list():

@@ -5,7 +5,7 @@ from domain.best_efforts import best_distance_effort, best_efforts, best_power
 from domain.process import process_activity
 from domain.splits import DeviceLap
 from domain.sports import RUN_EFFORTS
-from domain_synth import north_line
+from .domain_synth import north_line
 
 
 def test_one_km_splits_of_a_steady_run_with_a_partial_last_split():

@@ -2,7 +2,7 @@ import numpy as np
 
 from domain.process import process_activity
 from domain.streams import build_streams, downsample
-from domain_synth import north_line
+from .domain_synth import north_line
 
 
 def test_downsample_sizes_by_resolution_and_keeps_ends():
