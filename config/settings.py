@@ -77,6 +77,7 @@ class Settings(BaseSettings):
 
     # Live workouts
     live_idle_finish_s: int = 7200
+    live_check_interval_s: float = 10.0
 
     def cassandra_contact_points(self) -> list[str]:
         """Contact points as a list."""

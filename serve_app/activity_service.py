@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from domain.laps import DeviceLap
+from domain.naming import default_name
 from domain.process import ProcessedActivity, process_activity
 from domain.profile import AthleteProfile
 from domain.strength import StrengthSet
@@ -62,13 +63,6 @@ def track_from_body(body: ActivityCreate) -> Track:
     return Track.from_arrays(t, **{k: np.array(v, dtype=float) for k, v in cols.items()})
 
 
-def profile_from_row(row: dict[str, Any] | None) -> AthleteProfile:
-    """The athlete profile processing uses (defaults where the user left a field empty)."""
-    row = row or {}
-    return AthleteProfile(weight_kg=row.get("weight_kg") or 70.0, max_hr=row.get("max_hr"),
-                          resting_hr=row.get("resting_hr"), birth_year=row.get("birth_year"), sex=row.get("sex"))
-
-
 async def _process(sport: str, track: Track, profile: AthleteProfile, body: ActivityCreate) -> ProcessedActivity:
     kwargs = dict(profile=profile, start_year=body.start_time.year,
                   device_laps=[DeviceLap(l.start, l.end) for l in body.laps],
@@ -99,7 +93,7 @@ class ActivityService:
             raise ApiError(413, f"too many data points ({len(body.data_points)} > {self.res.settings.max_points})")
         track = track_from_body(body)
         async with self.res.pg.connection() as conn:
-            profile = profile_from_row(await repo.athlete_row(conn, user_id))
+            profile = await repo.athlete_profile(conn, user_id)
         processed = await _process(body.type, track, profile, body)
         activity_id = deterministic_id(user_id, client_id, fingerprint) if client_id else uuid.uuid4()
         buckets = await self._write_samples(activity_id, user_id, processed.track)
@@ -109,7 +103,7 @@ class ActivityService:
                 existing = await repo.get_by_client_id(conn, user_id, client_id)  # a concurrent twin won
                 return self._replay(existing, fingerprint)
             await repo.insert_sets(conn, activity_id, [s.model_dump() for s in body.sets])
-            await repo.add_event(conn, "activity_created", user_id, activity_id, _event_payload(row))
+            await repo.add_event(conn, "activity_created", user_id, activity_id, repo.event_payload(row))
         await self._clear_pending(activity_id, buckets)
         return activity_id, True
 
@@ -184,7 +178,7 @@ class ActivityService:
 
     async def _remeasure(self, row: dict[str, Any], sport: str, conn: Any) -> dict[str, Any]:
         track = await self.samples.read_track(row["activity_id"], list(row["sample_buckets"]))
-        profile = profile_from_row(await repo.athlete_row(conn, row["user_id"]))
+        profile = await repo.athlete_profile(conn, row["user_id"])
         sets = [StrengthSet(**s) for s in row["sets"]]
         processed = process_activity(sport, track, profile=profile, start_year=row["start_time"].year, sets=sets,
                                      duration_s=row["duration"], distance_m=row["distance"])
@@ -201,25 +195,22 @@ class ActivityService:
             row = await repo.get_activity(conn, activity_id, user_id, for_update=True)
             if row is None:
                 raise ApiError(404, "activity not found")
-            await repo.delete_activity(conn, activity_id)
-            await repo.add_event(conn, "activity_deleted", user_id, activity_id,
-                                 {"activity_id": str(activity_id), "type": row["type"],
-                                  "start_time": row["start_time"].isoformat()})
+            if row["status"] == "live":
+                live = True
+            else:
+                live = False
+                await repo.delete_activity(conn, activity_id)
+                await repo.add_event(conn, "activity_deleted", user_id, activity_id,
+                                     {"activity_id": str(activity_id), "type": row["type"],
+                                      "start_time": row["start_time"].isoformat()})
+        if live:  # the owning shard drops the session, its samples and its share links
+            from serve_app.live_service import call_shard
+
+            await call_shard(self.res, activity_id, "discard", user_id)
+            return
         try:
             await run_pending_purges(self.res.pg, self.res.cassandra)
         except StorageUnavailable:
             log.warning("sample purge of %s deferred to the janitor", activity_id)
 
 
-def default_name(sport: str, start: dt.datetime) -> str:
-    """'Morning Run' and friends, from the local hour of the start."""
-    hour = start.hour
-    part = "Morning" if 5 <= hour < 12 else "Afternoon" if 12 <= hour < 17 else "Evening" if 17 <= hour < 21 else "Night"
-    noun = {"running": "Run", "cycling": "Ride", "weightlifting": "Weight Training", "walking": "Walk",
-            "hiking": "Hike", "swimming": "Swim"}.get(sport, "Activity")
-    return f"{part} {noun}"
-
-
-def _event_payload(row: dict[str, Any]) -> dict[str, Any]:
-    keys = ("activity_id", "user_id", "type", "start_time", "duration", "moving_time", "distance", "elevation_gain", "calories")
-    return {k: (str(row[k]) if isinstance(row[k], (uuid.UUID, dt.datetime)) else row[k]) for k in keys}

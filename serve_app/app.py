@@ -11,7 +11,7 @@ from serve_app.errors import install_error_handlers
 from serve_app.resources import Resources, set_resources
 from serve_app.bodies import BodyLimitGzipMiddleware
 from serve_app.ratelimit import RateLimitHeadersMiddleware
-from serve_app.routers import activities, auth, devices, health, users
+from serve_app.routers import activities, auth, devices, health, live, users
 
 API_DESCRIPTION = "Stride: workouts, live tracking, stats and goals. Errors: {\"error\": {code, message, details}}."
 
@@ -27,6 +27,7 @@ def create_app() -> FastAPI:
     app.include_router(users.router)
     app.include_router(auth.router)
     app.include_router(devices.router)
+    app.include_router(live.router)
     app.include_router(activities.router)
     return app
 
@@ -41,10 +42,11 @@ class StrideAPI:
 
     def __init__(self, settings: Settings) -> None:
         from actors.janitor import get_or_create_janitor
+        from actors.workout_shard import get_or_create_shards
 
         logging.getLogger("stride").setLevel(logging.INFO)
         actors = {"janitor": get_or_create_janitor(settings)}
-        self.resources = Resources.build(settings, actors)
+        self.resources = Resources.build(settings, actors, workout_shards=get_or_create_shards(settings))
         set_resources(self.resources)
 
     async def __del__(self) -> None:  # pragma: no cover - replica shutdown

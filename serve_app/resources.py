@@ -21,16 +21,25 @@ class Resources:
     cassandra: Cassandra
     redis: Any
     actors: dict[str, Any] = field(default_factory=dict)
+    workout_shards: list[Any] = field(default_factory=list)
 
     @classmethod
-    def build(cls, settings: Settings, actors: dict[str, Any] | None = None) -> "Resources":
+    def build(cls, settings: Settings, actors: dict[str, Any] | None = None,
+              workout_shards: list[Any] | None = None) -> "Resources":
         """Construct clients from settings (no network I/O)."""
         return cls(settings=settings, pg=Postgres(settings), cassandra=Cassandra(settings),
-                   redis=build_redis(settings), actors=actors or {})
+                   redis=build_redis(settings), actors=actors or {}, workout_shards=workout_shards or [])
+
+    def workout_shard(self, activity_id: Any) -> Any:
+        """The WorkoutShard that owns a live activity."""
+        from actors.workout_shard import shard_index
+
+        return self.workout_shards[shard_index(activity_id, len(self.workout_shards))]
 
     async def check_actors(self) -> None:
         """Every actor the replica depends on answers a ping."""
-        for name, handle in self.actors.items():
+        named = [*self.actors.items(), *((f"workout_shard_{i}", h) for i, h in enumerate(self.workout_shards))]
+        for name, handle in named:
             try:
                 await asyncio.wait_for(asyncio.wrap_future(handle.ping.remote().future()), self.settings.ready_timeout_s)
             except Exception as exc:  # noqa: BLE001 - any failure means not ready

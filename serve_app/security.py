@@ -177,12 +177,13 @@ def session_cache_key(user_id: uuid.UUID, session_id: uuid.UUID) -> str:
     return f"u:{user_id}:sess:{session_id}"
 
 
-async def _cached_session_state(res: Resources, key: str) -> bytes | None:
+async def _cached_session_state(res: Resources, key: str) -> tuple[bytes | None, bool]:
+    """(cached value, whether Redis answered)."""
     try:
-        return await res.redis.get(key)
+        return await res.redis.get(key), True
     except REDIS_ERRORS as exc:
         log.debug("session cache unavailable: %s", exc)
-        return None
+        return None, False
 
 
 async def mark_session(res: Resources, user_id: uuid.UUID, session_id: uuid.UUID, active: bool) -> None:
@@ -197,14 +198,15 @@ async def mark_session(res: Resources, user_id: uuid.UUID, session_id: uuid.UUID
 
 async def session_is_active(res: Resources, user_id: uuid.UUID, session_id: uuid.UUID) -> bool:
     """Is the login session alive? Redis first, Postgres on a miss (a vanished session is never cached)."""
-    cached = await _cached_session_state(res, session_cache_key(user_id, session_id))
+    cached, redis_up = await _cached_session_state(res, session_cache_key(user_id, session_id))
     if cached is not None:
         return cached == _SESSION_ACTIVE
     async with res.pg.connection() as conn:
         state = await user_store.session_state(conn, session_id, user_id)
     if state is None:
         return False
-    await mark_session(res, user_id, session_id, active=state)
+    if redis_up:  # do not wait on a dead Redis twice per request
+        await mark_session(res, user_id, session_id, active=state)
     return state
 
 
@@ -294,3 +296,14 @@ def token_response_headers() -> dict[str, str]:
 def as_dict(principal: Principal) -> dict[str, Any]:
     """JSON view of a principal."""
     return {"user_id": principal.user_id, "session_id": principal.session_id, "device_id": principal.device_id}
+
+
+async def principal_from_token(res: Resources, token: str | None, *, allow_device: bool) -> Principal:
+    """Authenticate a raw token outside a route dependency (WebSockets); 401 ApiError when it is not valid."""
+    if not token:
+        raise unauthorized("authentication required", token_given=False)
+    if token.startswith(DEVICE_TOKEN_PREFIX):
+        if not allow_device:
+            raise unauthorized("device tokens may only upload data")
+        return await _from_device_token(res, token)
+    return await _from_access_token(res, token)

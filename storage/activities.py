@@ -1,6 +1,7 @@
 """Activity summaries in Postgres: inserts with their outbox event, reads, edits and deletes."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 import uuid
 from typing import Any
@@ -9,6 +10,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from domain.process import ProcessedActivity
+from domain.profile import AthleteProfile
 
 SUMMARY_COLUMNS = (
     "activity_id, user_id, type, name, start_time, duration, moving_time, distance, elevation_gain, calories,"
@@ -130,9 +132,17 @@ async def delete_activity(conn: psycopg.AsyncConnection, activity_id: uuid.UUID)
     await conn.execute("DELETE FROM activities WHERE activity_id = %s", (activity_id,))
 
 
-async def athlete_row(conn: psycopg.AsyncConnection, user_id: uuid.UUID) -> dict[str, Any] | None:
-    """The profile fields processing needs."""
-    cur = await conn.execute(
-        "SELECT weight_kg, max_hr, resting_hr, birth_year, sex, timezone FROM users WHERE user_id = %s", (user_id,)
-    )
-    return await cur.fetchone()
+async def athlete_profile(conn: psycopg.AsyncConnection, user_id: uuid.UUID) -> AthleteProfile:
+    """The profile processing uses (defaults where the user left a field empty)."""
+    cur = await conn.execute("SELECT weight_kg, max_hr, resting_hr, birth_year, sex FROM users WHERE user_id = %s",
+                             (user_id,))
+    row = await cur.fetchone() or {}
+    return AthleteProfile(weight_kg=row.get("weight_kg") or 70.0, max_hr=row.get("max_hr"),
+                          resting_hr=row.get("resting_hr"), birth_year=row.get("birth_year"), sex=row.get("sex"))
+
+
+def event_payload(row: dict[str, Any]) -> dict[str, Any]:
+    """The outbox payload announcing an activity (ids and headline numbers)."""
+    keys = ("activity_id", "user_id", "type", "start_time", "duration", "moving_time", "distance", "elevation_gain",
+            "calories")
+    return {k: (str(row[k]) if isinstance(row[k], (uuid.UUID, dt.datetime)) else row[k]) for k in keys}

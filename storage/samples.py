@@ -18,6 +18,7 @@ from storage.cassandra import Cassandra
 
 CHANNELS = ("t", "lat", "lng", "alt", "hr", "cadence", "power", "speed")
 PENDING_SHARDS = 16
+LIVE_BATCHES_PER_BUCKET = 720  # a live workout's batch n lives in bucket (n - 1) // 720: an hour of 5 s batches
 _INSERT = ("INSERT INTO {keyspace}.samples (activity_id, bucket, chunk, n, t, lat, lng, alt, hr, cadence, power, speed)"
            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 _SELECT = "SELECT chunk, n, t, lat, lng, alt, hr, cadence, power, speed FROM {keyspace}.samples WHERE activity_id = ? AND bucket = ?"
@@ -92,6 +93,26 @@ class SampleStore:
             return []
         return sorted({int(b) for b in np.unique(track.t // self.bucket_seconds)})
 
+    async def write_batch(self, activity_id: uuid.UUID, seq: int, track: Track) -> int:
+        """Store one live batch as chunk `seq` (idempotent); returns its bucket."""
+        bucket = live_bucket(seq)
+        values = [_pack(getattr(track, c)) for c in CHANNELS]
+        await self.cas.execute(self.cas.prepare(_INSERT), (activity_id, bucket, seq, len(track), *values))
+        return bucket
+
+    async def read_batches(self, activity_id: uuid.UUID) -> dict[int, Track]:
+        """Every stored live batch of an activity by sequence number (buckets scanned until an empty one)."""
+        stmt = self.cas.prepare(_SELECT)
+        batches: dict[int, Track] = {}
+        bucket = 0
+        while True:
+            rows = list(await self.cas.execute(stmt, (activity_id, bucket)))
+            if not rows:
+                return batches
+            for row in rows:
+                batches[row.chunk] = Track(**{c: _unpack(getattr(row, c), row.n) for c in CHANNELS})
+            bucket += 1
+
     async def read_track(self, activity_id: uuid.UUID, buckets: list[int]) -> Track:
         """Every stored point of an activity, in time order."""
         stmt = self.cas.prepare(_SELECT)
@@ -104,6 +125,11 @@ class SampleStore:
         if not columns["t"]:
             return Track.empty()
         return Track(**{c: np.concatenate(columns[c]) for c in CHANNELS})
+
+
+def live_bucket(seq: int) -> int:
+    """The bucket of live batch `seq` (1-based)."""
+    return (seq - 1) // LIVE_BATCHES_PER_BUCKET
 
 
 def _count(values: list) -> int:

@@ -43,7 +43,7 @@ def make_test_settings(**overrides: object) -> Settings:
     """Settings pointing at the test database, keyspace and Redis db, on the test HTTP port."""
     base = dict(pg_database="stride_test", cassandra_keyspace="stride_test", redis_db=1,
                 http_port=TEST_HTTP_PORT, ray_namespace="stride_test", workout_shards=2, stats_shards=2,
-                max_points=5000,
+                max_points=5000, live_idle_finish_s=30, live_check_interval_s=1.0,
                 # rate limits small enough for tests to trip, large enough for the suite (users are per test;
                 # tests send a random X-Forwarded-For so per-IP login buckets do not collide)
                 rate_login_account_capacity=5, rate_login_account_refill_per_s=0.05,

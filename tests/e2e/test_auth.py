@@ -212,3 +212,17 @@ def test_register_then_login_with_a_password_of_exactly_ten_characters(api: http
     register(api, email=email, password="0123456789")
     assert login(api, email, "0123456789").status_code == 200
     assert login(api, email, DEFAULT_PASSWORD).status_code == 401
+
+
+def test_a_hash_made_with_older_parameters_is_upgraded_at_login(api: httpx.Client, settings: Settings) -> None:
+    from argon2 import PasswordHasher
+
+    acct = new_account(api)
+    weak = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash(acct.password)
+    with psycopg.connect(settings.pg_dsn()) as conn:
+        conn.execute("UPDATE users SET password_hash = %s WHERE user_id = %s", (weak, acct.user_id))
+    assert login(api, acct.email, acct.password).status_code == 200
+    with psycopg.connect(settings.pg_dsn()) as conn:
+        stored = conn.execute("SELECT password_hash FROM users WHERE user_id = %s", (acct.user_id,)).fetchone()[0]
+    assert stored != weak and f"m={settings.argon2_memory_kib},t={settings.argon2_time_cost}," in stored
+    assert login(api, acct.email, acct.password).status_code == 200

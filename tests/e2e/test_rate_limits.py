@@ -46,6 +46,16 @@ def test_api_bucket_per_user_allows_its_capacity_then_429(api: httpx.Client, set
     assert ok.status_code == 200 and int(ok.headers["x-ratelimit-remaining"]) == capacity - 1
 
 
+def test_rate_limit_headers_are_on_every_authenticated_response_even_errors(api: httpx.Client) -> None:
+    acct = new_account(api)
+    first = api.get("/users/me", headers=acct.headers)
+    missing = api.get(f"/users/me/devices/{uuid.uuid4()}", headers=acct.headers)  # an error answered by a handler
+    assert first.status_code == 200 and missing.status_code == 404
+    assert int(missing.headers["x-ratelimit-remaining"]) < int(first.headers["x-ratelimit-remaining"])
+    assert missing.headers["x-ratelimit-limit"] == first.headers["x-ratelimit-limit"]
+    assert "x-ratelimit-limit" not in api.get("/health").headers
+
+
 def test_api_bucket_key_lives_under_the_users_prefix(api: httpx.Client, settings: Settings) -> None:
     acct = new_account(api)
     assert api.get("/users/me", headers=acct.headers).status_code == 200
