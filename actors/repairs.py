@@ -21,4 +21,26 @@ def build_jobs(settings: Settings) -> dict[str, Callable[[], Awaitable[int]]]:
     async def reconcile_samples() -> int:
         return await reconcile_pending(pg, cas, settings.pending_grace_s)
 
-    return {"purge_samples": purge_samples, "reconcile_samples": reconcile_samples}
+    async def finish_idle_live() -> int:
+        return await finish_idle_sessions(pg, settings)
+
+    return {"purge_samples": purge_samples, "reconcile_samples": reconcile_samples,
+            "finish_idle_live": finish_idle_live}
+
+
+async def finish_idle_sessions(pg: Postgres, settings: Settings) -> int:
+    """Finish live workouts idle past the limit that no shard holds in memory (e.g. after a shard restart)."""
+    import ray
+
+    from actors.workout_shard import shard_index, shard_name
+    from storage.live import idle_sessions
+
+    async with pg.connection() as conn:
+        idle = await idle_sessions(conn, settings.live_idle_finish_s)
+    done = 0
+    for row in idle:
+        index = shard_index(row["activity_id"], settings.workout_shards)
+        shard = ray.get_actor(shard_name(settings, index), namespace=settings.ray_namespace)
+        result = await shard.finish.remote(row["activity_id"], row["user_id"])
+        done += result["status"] == 200
+    return done

@@ -47,6 +47,8 @@ class StrideAPI:
         logging.getLogger("stride").setLevel(logging.INFO)
         actors = {"janitor": get_or_create_janitor(settings)}
         self.resources = Resources.build(settings, actors, workout_shards=get_or_create_shards(settings))
+        for handle in [*actors.values(), *self.resources.workout_shards]:
+            handle.ping.remote()  # starts each actor's background loop without waiting for a /ready probe
         set_resources(self.resources)
 
     async def __del__(self) -> None:  # pragma: no cover - replica shutdown

@@ -236,3 +236,64 @@ def test_an_idle_workout_finishes_by_itself(api: httpx.Client, athlete, settings
         time.sleep(1)
     a = api.get(f"/activities/{activity_id}", headers=headers).json()
     assert a["status"] == "saved" and a["points_count"] == 30
+
+
+def _owning_shard(settings: Settings, activity_id: str):
+    import ray
+
+    from actors.workout_shard import shard_index, shard_name
+
+    index = shard_index(uuid.UUID(activity_id), settings.workout_shards)
+    return ray.get_actor(shard_name(settings, index), namespace=settings.ray_namespace)
+
+
+def _send_until_acked(api: httpx.Client, headers: dict[str, str], activity_id: str, seq: int, pts: list[dict]) -> dict:
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        r = send(api, headers, activity_id, seq, pts)
+        if r.status_code == 200:
+            return r.json()
+        assert r.status_code == 503, r.text  # the shard is restarting: the client retries
+        assert r.headers.get("retry-after")
+        time.sleep(0.5)
+    raise AssertionError(f"batch {seq} never acknowledged")
+
+
+def test_killing_the_shard_mid_workout_loses_no_acknowledged_sample(api: httpx.Client, athlete, settings: Settings) -> None:
+    import ray
+
+    _, headers = athlete
+    points = oval_run(laps=8)
+    parts = batches(points, 20)
+    activity_id = start(api, headers)
+    half = len(parts) // 2
+    for seq in range(1, half + 1):
+        assert send(api, headers, activity_id, seq, parts[seq - 1]).json()["acked_seq"] == seq
+    ray.kill(_owning_shard(settings, activity_id), no_restart=False)
+    replay = _send_until_acked(api, headers, activity_id, 3, parts[2])  # the rebuilt session knows batch 3
+    assert replay["duplicate"] is True and replay["acked_seq"] == half
+    for seq in range(half + 1, len(parts) + 1):
+        assert _send_until_acked(api, headers, activity_id, seq, parts[seq - 1])["acked_seq"] == seq
+    assert stored_chunks(settings, activity_id) == len(parts)
+    live = api.get(f"/activities/{activity_id}/live", headers=headers).json()
+    assert live["points_received"] == len(points)
+    finished = api.post(f"/activities/{activity_id}/finish", headers=headers).json()
+    uploaded_id = api.post("/activities", json=upload_body(points, start=dt.datetime.fromisoformat(START)),
+                           headers=headers).json()["activity_id"]
+    assert_same_metrics(finished, api.get(f"/activities/{uploaded_id}", headers=headers).json())
+
+
+def test_an_idle_workout_no_shard_holds_is_finished_by_the_janitor(api: httpx.Client, athlete, settings: Settings) -> None:
+    import ray
+
+    _, headers = athlete
+    activity_id = start(api, headers)
+    send(api, headers, activity_id, 1, batches(oval_run(laps=1), 25)[0])
+    assert ray.get(_owning_shard(settings, activity_id).evict.remote(uuid.UUID(activity_id))) is True
+    deadline = time.monotonic() + settings.live_idle_finish_s + 40
+    while time.monotonic() < deadline:
+        if api.get(f"/activities/{activity_id}", headers=headers).json()["status"] == "saved":
+            break
+        time.sleep(1)
+    a = api.get(f"/activities/{activity_id}", headers=headers).json()
+    assert a["status"] == "saved" and a["points_count"] == 25
