@@ -22,3 +22,6 @@ export RAY_SERVE_HAPROXY_SERVER_STATE_FILE="$STRIDE_HAPROXY_DIR/server-state"
 # Serve's internal proxy ports behind HAProxy (defaults 8500/9500 would clash with a second Ray on the machine)
 export RAY_SERVE_FALLBACK_PROXY_HTTP_PORT="${RAY_SERVE_FALLBACK_PROXY_HTTP_PORT:-56500}"
 export RAY_SERVE_FALLBACK_PROXY_GRPC_PORT="${RAY_SERVE_FALLBACK_PROXY_GRPC_PORT:-56501}"
+# Loopback-only local stack: Ray token auth off, explicitly (otherwise a token left in ~/.ray by any earlier
+# `ray.init()` silently switches it on for some processes and not others). Set RAY_AUTH_MODE=token on a cluster.
+export RAY_AUTH_MODE="${RAY_AUTH_MODE:-disabled}"
