@@ -79,6 +79,11 @@ class Settings(BaseSettings):
     live_idle_finish_s: int = 7200
     live_check_interval_s: float = 10.0
 
+    # Stats
+    stats_resident_users: int = 20_000  # per shard; others are reloaded from their checkpoint
+    dispatch_interval_s: float = 0.2
+    dispatch_batch: int = 500
+
     def cassandra_contact_points(self) -> list[str]:
         """Contact points as a list."""
         return [h.strip() for h in self.cassandra_hosts.split(",") if h.strip()]

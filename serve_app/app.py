@@ -11,7 +11,7 @@ from serve_app.errors import install_error_handlers
 from serve_app.resources import Resources, set_resources
 from serve_app.bodies import BodyLimitGzipMiddleware
 from serve_app.ratelimit import RateLimitHeadersMiddleware
-from serve_app.routers import activities, auth, devices, health, live, users
+from serve_app.routers import activities, auth, devices, health, live, progress, users
 
 API_DESCRIPTION = "Stride: workouts, live tracking, stats and goals. Errors: {\"error\": {code, message, details}}."
 
@@ -29,6 +29,7 @@ def create_app() -> FastAPI:
     app.include_router(devices.router)
     app.include_router(live.router)
     app.include_router(activities.router)
+    app.include_router(progress.router)
     return app
 
 
@@ -42,12 +43,15 @@ class StrideAPI:
 
     def __init__(self, settings: Settings) -> None:
         from actors.janitor import get_or_create_janitor
+        from actors.dispatcher import get_or_create_dispatcher
+        from actors.stats_shard import get_or_create_stats_shards
         from actors.workout_shard import get_or_create_shards
 
         logging.getLogger("stride").setLevel(logging.INFO)
-        actors = {"janitor": get_or_create_janitor(settings)}
-        self.resources = Resources.build(settings, actors, workout_shards=get_or_create_shards(settings))
-        for handle in [*actors.values(), *self.resources.workout_shards]:
+        actors = {"janitor": get_or_create_janitor(settings), "dispatcher": get_or_create_dispatcher(settings)}
+        self.resources = Resources.build(settings, actors, workout_shards=get_or_create_shards(settings),
+                                         stats_shards=get_or_create_stats_shards(settings))
+        for handle in [*actors.values(), *self.resources.workout_shards, *self.resources.stats_shards]:
             handle.ping.remote()  # starts each actor's background loop without waiting for a /ready probe
         set_resources(self.resources)
 

@@ -22,13 +22,15 @@ class Resources:
     redis: Any
     actors: dict[str, Any] = field(default_factory=dict)
     workout_shards: list[Any] = field(default_factory=list)
+    stats_shards: list[Any] = field(default_factory=list)
 
     @classmethod
     def build(cls, settings: Settings, actors: dict[str, Any] | None = None,
-              workout_shards: list[Any] | None = None) -> "Resources":
+              workout_shards: list[Any] | None = None, stats_shards: list[Any] | None = None) -> "Resources":
         """Construct clients from settings (no network I/O)."""
         return cls(settings=settings, pg=Postgres(settings), cassandra=Cassandra(settings),
-                   redis=build_redis(settings), actors=actors or {}, workout_shards=workout_shards or [])
+                   redis=build_redis(settings), actors=actors or {}, workout_shards=workout_shards or [],
+                   stats_shards=stats_shards or [])
 
     def workout_shard(self, activity_id: Any) -> Any:
         """The WorkoutShard that owns a live activity."""
@@ -38,7 +40,8 @@ class Resources:
 
     async def check_actors(self) -> None:
         """Every actor the replica depends on answers a ping."""
-        named = [*self.actors.items(), *((f"workout_shard_{i}", h) for i, h in enumerate(self.workout_shards))]
+        named = [*self.actors.items(), *((f"workout_shard_{i}", h) for i, h in enumerate(self.workout_shards)),
+                 *((f"stats_shard_{i}", h) for i, h in enumerate(self.stats_shards))]
         for name, handle in named:
             try:
                 await asyncio.wait_for(asyncio.wrap_future(handle.ping.remote().future()), self.settings.ready_timeout_s)

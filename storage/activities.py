@@ -93,6 +93,9 @@ async def get_activity(conn: psycopg.AsyncConnection, activity_id: uuid.UUID, us
         "SELECT exercise, reps, weight_kg, rpe, rest_s FROM strength_sets WHERE activity_id = %s ORDER BY idx", (activity_id,)
     )
     row["sets"] = await cur.fetchall()
+    cur = await conn.execute("SELECT insights FROM activity_insights WHERE activity_id = %s", (activity_id,))
+    found = await cur.fetchone()
+    row["insights"] = found["insights"] if found else []
     return row
 
 

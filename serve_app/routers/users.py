@@ -10,8 +10,11 @@ from serve_app.erasure import erase_account
 from serve_app.errors import ApiError
 from serve_app.resources import Resources, get_resources
 from serve_app.schemas.users import UserCreate, UserPublic, UserUpdate
+from storage.activities import add_event
 from serve_app.security import CurrentUser, hash_password, not_found, require_self
 from storage import users as user_store
+
+STATS_FIELDS = {"timezone", "max_hr", "resting_hr", "sex", "birth_year"}
 
 router = APIRouter(tags=["users"])
 Res = Annotated[Resources, Depends(get_resources)]
@@ -67,7 +70,10 @@ async def update_user(user_id: UserRef, body: UserUpdate, who: CurrentUser, res:
         if max_hr is not None and resting_hr is not None and resting_hr >= max_hr:
             raise ApiError(422, "invalid request: resting_hr", details=[
                 {"field": "resting_hr", "message": "resting_hr must be below max_hr", "type": "value_error"}])
-        return await user_store.update_user(conn, target, changes, body.preference_changes())
+        updated = await user_store.update_user(conn, target, changes, body.preference_changes())
+        if changes.keys() & STATS_FIELDS:  # the user's stats regroup by timezone / recompute training load
+            await add_event(conn, "user_updated", target, target, {"fields": sorted(changes.keys() & STATS_FIELDS)})
+        return updated
 
 
 @router.delete("/users/{user_id}", status_code=status.HTTP_204_NO_CONTENT,

@@ -144,6 +144,7 @@ class ActivityPublic(ActivitySummary):
     bbox: list[float] | None
     strength: dict[str, Any] | None
     sets: list[dict[str, Any]]
+    insights: list[dict[str, Any]] = []
     version: int
     updated_at: dt.datetime
 
