@@ -6,7 +6,7 @@ source "$here/env.sh"
 "$here/up.sh"
 cd "$STRIDE_ROOT"
 url="http://127.0.0.1:$STRIDE_HTTP_PORT"
-for b in ${BENCHES:-bench_login bench_activities}; do
+for b in ${BENCHES:-bench_login bench_activities bench_live}; do
   [ -f "loadtest/$b.py" ] || continue
   log "benchmark $b"
   "$PY" -m "loadtest.$b" --url "$url" "$@"

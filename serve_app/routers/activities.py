@@ -74,12 +74,12 @@ async def get_streams(activity_id: uuid.UUID, who: CurrentUser, svc: Service,
 
 
 @router.get("/users/{user_id}/activities", response_model=ActivityPage)
-async def list_activities(user_id: uuid.UUID, who: CurrentUser, svc: Service,
+async def list_activities(user_id: str, who: CurrentUser, svc: Service,
                           limit: int = Query(50, ge=1, le=200), offset: int = Query(0, ge=0, le=100_000),
                           before: dt.datetime | None = None, after: dt.datetime | None = None,
                           type: ActivityType | None = None) -> dict[str, Any]:
     """A user's activities, newest first (summaries only)."""
-    require_self(who, user_id)
+    user_id = require_self(who, user_id)
     from storage import activities as repo
 
     async with svc.res.pg.connection() as conn:
