@@ -50,7 +50,7 @@ class Settings(BaseSettings):
     ready_timeout_s: float = 2.0
 
     # Auth
-    jwt_secret: SecretStr = SecretStr("dev-only-change-me-0123456789abcdef0123456789")
+    jwt_secret: SecretStr = SecretStr("dev-only-change-me-" + "0123456789abcdef" * 4)  # set STRIDE_JWT_SECRET in production
     jwt_issuer: str = "stride"
     access_token_ttl_s: int = 900
     refresh_token_ttl_s: int = 30 * 24 * 3600
