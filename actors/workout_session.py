@@ -30,6 +30,7 @@ class WorkoutSession:
     pauses: list[dict] = field(default_factory=list)
     last_seen: float = field(default_factory=time.monotonic)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    closed: bool = False
 
     def __post_init__(self) -> None:
         self.metrics.sport = self.sport

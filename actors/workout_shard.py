@@ -14,11 +14,12 @@ import logging
 import time
 import uuid
 import zlib
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import ray
 
-from actors.workout_session import WorkoutSession, join_batches
+from actors.workout_session import MAX_AHEAD, WorkoutSession, join_batches
 from config.settings import Settings
 from domain.naming import default_name
 from domain.process import process_activity
@@ -28,9 +29,9 @@ from storage import live as live_repo
 from storage.cassandra import Cassandra
 from storage.errors import StorageUnavailable
 from storage.postgres import Postgres
+from storage.purges import run_pending_purges
 from storage.redis_store import REDIS_ERRORS, build_redis
 from storage.samples import SampleStore, live_bucket
-from actors.workout_session import MAX_AHEAD
 
 log = logging.getLogger("stride.workouts")
 
@@ -129,98 +130,96 @@ class WorkoutShard:
 
     # ------------------------------------------------------------------ commands
 
+    async def _with_session(self, activity_id: uuid.UUID, user_id: uuid.UUID,
+                            action: Callable[[WorkoutSession], Awaitable[dict]]) -> dict:
+        """Run `action` on the caller's open session under its lock: 404 if none, 503 if storage is down."""
+        try:
+            session = await self._session(activity_id, user_id)
+            if session is None:
+                return _err(404, "live workout not found")
+            async with session.lock:
+                if session.closed:  # finished or discarded while this call waited
+                    return _err(404, "live workout not found")
+                return await action(session)
+        except StorageUnavailable as exc:
+            return _err(503, f"{exc.service} unavailable", service=exc.service)
+
     async def ingest(self, activity_id: uuid.UUID, user_id: uuid.UUID, seq: int, track: Track,
                      absolute: bool = False) -> dict:
         """Store a batch durably, then acknowledge it; duplicates are acknowledged without storing again."""
-        try:
-            session = await self._session(activity_id, user_id)
-            if session is None:
-                return _err(404, "live workout not found")
-            if absolute:
-                track = track.replace(t=track.t - session.start_time.timestamp())
-                if (track.t < 0).any():
-                    return {"status": 422, "error": "invalid request: points.time",
-                            "details": [{"field": "points.time", "message": "a point is before the workout start",
-                                         "type": "value_error"}]}
-            async with session.lock:
-                if session.sequencer.seen(seq):
-                    return _ok({**session.ack(), "duplicate": True})
-                if seq > session.sequencer.acked + MAX_AHEAD:
-                    return _err(409, f"batch {seq} is too far ahead; resend the missing batches first",
-                                **session.ack())
-                await self.samples.write_batch(activity_id, seq, track)
-                session.accept(seq, track)
-                self._touched.add(activity_id)
-                view = self._view(session)
+
+        async def store(session: WorkoutSession) -> dict:
+            batch = track.replace(t=track.t - session.start_time.timestamp()) if absolute else track
+            if (batch.t < 0).any():
+                return {"status": 422, "error": "invalid request: points.time",
+                        "details": [{"field": "points.time", "message": "a point is before the workout start",
+                                     "type": "value_error"}]}
+            if session.sequencer.seen(seq):
+                return _ok({**session.ack(), "duplicate": True})
+            if seq > session.sequencer.acked + MAX_AHEAD:
+                return _err(409, f"batch {seq} is too far ahead; resend the missing batches first", **session.ack())
+            await self.samples.write_batch(activity_id, seq, batch)
+            session.accept(seq, batch)
+            self._touched.add(activity_id)
+            view = self._view(session)
             await self._publish(session, view)
             return _ok({**session.ack(), "duplicate": False, "metrics": view})
-        except StorageUnavailable as exc:
-            return _err(503, f"{exc.service} unavailable", service=exc.service)
+
+        return await self._with_session(activity_id, user_id, store)
 
     async def set_paused(self, activity_id: uuid.UUID, user_id: uuid.UUID, paused: bool) -> dict:
         """Manual pause or resume at the latest sample time."""
-        try:
-            session = await self._session(activity_id, user_id)
-            if session is None:
-                return _err(404, "live workout not found")
-            async with session.lock:
-                at = session.metrics.last_t or 0.0
-                if session.set_paused(paused, at):
-                    async with self.pg.connection() as conn:
-                        await live_repo.save_pauses(conn, activity_id, session.pauses)
-                view = self._view(session)
+
+        async def toggle(session: WorkoutSession) -> dict:
+            if session.set_paused(paused, session.metrics.last_t or 0.0):
+                async with self.pg.connection() as conn:
+                    await live_repo.save_pauses(conn, activity_id, session.pauses)
+            view = self._view(session)
             await self._publish(session, view)
             return _ok(view)
-        except StorageUnavailable as exc:
-            return _err(503, f"{exc.service} unavailable", service=exc.service)
+
+        return await self._with_session(activity_id, user_id, toggle)
 
     async def metrics(self, activity_id: uuid.UUID, user_id: uuid.UUID) -> dict:
         """Current live metrics (rebuilding the session if this shard restarted)."""
-        try:
-            session = await self._session(activity_id, user_id)
-            if session is None:
-                return _err(404, "live workout not found")
+
+        async def view(session: WorkoutSession) -> dict:
             return _ok(self._view(session))
-        except StorageUnavailable as exc:
-            return _err(503, f"{exc.service} unavailable", service=exc.service)
+
+        return await self._with_session(activity_id, user_id, view)
 
     async def finish(self, activity_id: uuid.UUID, user_id: uuid.UUID) -> dict:
         """Process every stored sample with the upload code path and save the activity."""
-        try:
-            session = await self._session(activity_id, user_id)
-            if session is None:
-                return _err(404, "live workout not found")
-            async with session.lock:
-                await self._finalize(session)
-            self.sessions.pop(activity_id, None)
-            await self._announce_end(session, "finished")
+
+        async def close(session: WorkoutSession) -> dict:
+            await self._finalize(session)
+            await self._close(session, "finished")
             return _ok({"activity_id": str(activity_id)})
-        except StorageUnavailable as exc:
-            return _err(503, f"{exc.service} unavailable", service=exc.service)
+
+        return await self._with_session(activity_id, user_id, close)
 
     async def discard(self, activity_id: uuid.UUID, user_id: uuid.UUID) -> dict:
         """Throw a live workout away: its row, its samples, its share links."""
-        try:
-            session = await self._session(activity_id, user_id)
-            if session is None:
-                return _err(404, "live workout not found")
-            async with session.lock:
-                buckets = list(range(live_bucket(max(session.sequencer.highest, 1)) + 1))
-                async with self.pg.connection() as conn:
-                    await conn.execute("UPDATE activities SET sample_buckets = %s WHERE activity_id = %s",
-                                       (buckets, activity_id))
-                    await repo.delete_activity(conn, activity_id)
-            self.sessions.pop(activity_id, None)
-            from storage.purges import run_pending_purges
 
+        async def drop(session: WorkoutSession) -> dict:
+            buckets = list(range(live_bucket(max(session.sequencer.highest, 1)) + 1))
+            async with self.pg.connection() as conn:
+                await conn.execute("UPDATE activities SET sample_buckets = %s WHERE activity_id = %s",
+                                   (buckets, activity_id))
+                await repo.delete_activity(conn, activity_id)
+            await self._close(session, "discarded")
             try:
                 await run_pending_purges(self.pg, self.cas)
             except StorageUnavailable:
                 pass  # the janitor finishes it
-            await self._announce_end(session, "discarded")
             return _ok({"activity_id": str(activity_id)})
-        except StorageUnavailable as exc:
-            return _err(503, f"{exc.service} unavailable", service=exc.service)
+
+        return await self._with_session(activity_id, user_id, drop)
+
+    async def _close(self, session: WorkoutSession, how: str) -> None:
+        session.closed = True
+        self.sessions.pop(session.activity_id, None)
+        await self._announce_end(session, how)
 
     async def evict(self, activity_id: uuid.UUID) -> bool:
         """Forget a session's memory (it is rebuilt from storage on next use)."""
