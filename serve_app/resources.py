@@ -39,14 +39,15 @@ class Resources:
         return self.workout_shards[shard_index(activity_id, len(self.workout_shards))]
 
     async def check_actors(self) -> None:
-        """Every actor the replica depends on answers a ping."""
+        """Every actor the replica depends on answers a ping (all pinged at once)."""
         named = [*self.actors.items(), *((f"workout_shard_{i}", h) for i, h in enumerate(self.workout_shards)),
                  *((f"stats_shard_{i}", h) for i, h in enumerate(self.stats_shards))]
-        for name, handle in named:
-            try:
-                await asyncio.wait_for(asyncio.wrap_future(handle.ping.remote().future()), self.settings.ready_timeout_s)
-            except Exception as exc:  # noqa: BLE001 - any failure means not ready
-                raise StorageUnavailable("actors", f"{name}: {type(exc).__name__}") from exc
+        results = await asyncio.gather(
+            *(asyncio.wait_for(asyncio.wrap_future(h.ping.remote().future()), self.settings.ready_timeout_s)
+              for _, h in named), return_exceptions=True)
+        failed = [f"{name}: {type(r).__name__}" for (name, _), r in zip(named, results) if isinstance(r, BaseException)]
+        if failed:
+            raise StorageUnavailable("actors", ", ".join(failed))
 
     async def close(self) -> None:
         """Release every client."""

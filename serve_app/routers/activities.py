@@ -16,6 +16,7 @@ from serve_app.schemas.activities import (
     ActivityCreate, ActivityCreated, ActivityPage, ActivityPublic, ActivitySummary, ActivityType, ActivityUpdate,
 )
 from serve_app.security import CurrentUser, Uploader, require_self
+from storage import activities as repo
 
 router = APIRouter(tags=["activities"])
 
@@ -80,8 +81,6 @@ async def list_activities(user_id: str, who: CurrentUser, svc: Service,
                           type: ActivityType | None = None) -> dict[str, Any]:
     """A user's activities, newest first (summaries only)."""
     user_id = require_self(who, user_id)
-    from storage import activities as repo
-
     async with svc.res.pg.connection() as conn:
         rows = await repo.list_activities(conn, user_id, limit=limit + 1, offset=offset, before=before, after=after, sport=type)
     items = [ActivitySummary.model_validate(r) for r in rows[:limit]]
