@@ -10,6 +10,7 @@ import uuid
 import httpx
 
 from domain.bench import time_process
+from loadtest import wrk
 from loadtest.harness import closed_loop, register, write_result
 from loadtest.synthetic import straight_ride, upload_body
 
@@ -17,8 +18,10 @@ from loadtest.synthetic import straight_ride, upload_body
 async def run(base_url: str, concurrency: int, duration_s: float) -> dict:
     """Measure the reference and the upload; returns the result document."""
     processing = time_process(n=3600, repeat=50)
-    noop = await closed_loop(lambda c, i: c.get("/health"), base_url=base_url, concurrency=concurrency,
-                             duration_s=duration_s)
+    noop_httpx = await closed_loop(lambda c, i: c.get("/health"), base_url=base_url, concurrency=concurrency,
+                                   duration_s=duration_s)
+    noop = wrk.run(base_url, [("/health", {})], concurrency=concurrency, duration_s=duration_s) if wrk.available() \
+        else noop_httpx
     async with httpx.AsyncClient(base_url=base_url, timeout=60) as c:
         headers = await register(c, "activities")
     body = upload_body(straight_ride(seconds=3600), sport="cycling")
@@ -33,9 +36,12 @@ async def run(base_url: str, concurrency: int, duration_s: float) -> dict:
     return {
         "processing_3600_points": processing,
         "noop_health": noop,
+        "noop_health_same_generator": noop_httpx,  # the uploads' own generator, for an apples-to-apples ratio
         "upload_3600_points": upload,
         "upload_vs_noop_throughput_ratio": round(upload["requests_per_s"] / noop["requests_per_s"], 4)
         if noop["requests_per_s"] else None,
+        "upload_vs_noop_same_generator_ratio": round(upload["requests_per_s"] / noop_httpx["requests_per_s"], 4)
+        if noop_httpx["requests_per_s"] else None,
         "points_per_s": round(upload["requests_per_s"] * 3600),
     }
 
