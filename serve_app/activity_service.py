@@ -84,16 +84,14 @@ class ActivityService:
         """Store a new activity; returns (activity_id, created). A retry returns the first id with created=False."""
         client_id = body.client_id or idempotency_key
         fingerprint = request_hash(body)
-        if client_id:
-            async with self.res.pg.connection() as conn:
-                existing = await repo.get_by_client_id(conn, user_id, client_id)
-            if existing is not None:
-                return self._replay(existing, fingerprint)
+        async with self.res.pg.connection() as conn:
+            existing = await repo.get_by_client_id(conn, user_id, client_id) if client_id else None
+            profile = await repo.athlete_profile(conn, user_id)
+        if existing is not None:
+            return self._replay(existing, fingerprint)
         if len(body.data_points) > self.res.settings.max_points:
             raise ApiError(413, f"too many data points ({len(body.data_points)} > {self.res.settings.max_points})")
         track = track_from_body(body)
-        async with self.res.pg.connection() as conn:
-            profile = await repo.athlete_profile(conn, user_id)
         processed = await _process(body.type, track, profile, body)
         activity_id = deterministic_id(user_id, client_id, fingerprint) if client_id else uuid.uuid4()
         buckets = await self._write_samples(activity_id, user_id, processed.track)

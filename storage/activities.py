@@ -56,7 +56,8 @@ async def insert_activity(conn: psycopg.AsyncConnection, row: dict[str, Any]) ->
     cols = list(row)
     cur = await conn.execute(
         f"INSERT INTO activities ({', '.join(cols)}) VALUES ({', '.join('%s' for _ in cols)})"
-        " ON CONFLICT ON CONSTRAINT activities_client_unique DO NOTHING RETURNING activity_id",
+        # any unique conflict means a twin won: the same (user, client_id) or, equivalently, the same derived id
+        " ON CONFLICT DO NOTHING RETURNING activity_id",
         [row[c] for c in cols],
     )
     return await cur.fetchone() is not None

@@ -14,7 +14,7 @@ async def create_live(conn: psycopg.AsyncConnection, activity_id: uuid.UUID, use
     """Insert the live activity and its session; False if the client id already made one."""
     cur = await conn.execute(
         "INSERT INTO activities (activity_id, user_id, client_id, status, type, start_time, request_hash)"
-        " VALUES (%s, %s, %s, 'live', %s, %s, 'live') ON CONFLICT ON CONSTRAINT activities_client_unique DO NOTHING"
+        " VALUES (%s, %s, %s, 'live', %s, %s, 'live') ON CONFLICT DO NOTHING"
         " RETURNING activity_id", (activity_id, user_id, client_id, sport, start_time),
     )
     if await cur.fetchone() is None:
