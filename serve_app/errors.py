@@ -43,7 +43,7 @@ def envelope(status: int, message: str, *, code: str | None = None, details: Any
 
 def _field_path(loc: tuple) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
-    return ".".join(parts) or ".".join(str(p) for p in loc)
+    return ".".join(parts) or ".".join(str(p) for p in loc) or "body"
 
 
 async def _api_error(request: Request, exc: ApiError) -> JSONResponse:

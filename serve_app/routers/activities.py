@@ -5,7 +5,9 @@ import datetime as dt
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Response, status
+import pydantic
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from domain.streams import STREAM_KEYS
@@ -42,10 +44,21 @@ def _parse_if_match(value: str | None) -> int | None:
         raise ApiError(400, "If-Match must be an activity version, e.g. \"3\"") from exc
 
 
+async def activity_body(request: Request) -> ActivityCreate:
+    """The upload body, parsed and validated in one pass by pydantic-core (json.loads followed by validating 3,600
+    points costs about twice as much); errors leave as the usual 422 envelope."""
+    try:
+        return ActivityCreate.model_validate_json(await request.body())
+    except pydantic.ValidationError as exc:
+        raise RequestValidationError(exc.errors(include_url=False, include_context=False)) from None
+
+
 @router.post("/activities", status_code=status.HTTP_201_CREATED, response_model=ActivityCreated,
              responses={200: {"model": ActivityCreated, "description": "a retry of an upload already stored"},
-                        409: {"description": "client id reused for a different activity"}})
-async def upload_activity(body: ActivityCreate, who: Uploader, svc: Service,
+                        409: {"description": "client id reused for a different activity"}},
+             openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+                 "schema": {"$ref": "#/components/schemas/ActivityCreate"}}}}})
+async def upload_activity(body: Annotated[ActivityCreate, Depends(activity_body)], who: Uploader, svc: Service,
                           idempotency_key: Annotated[str | None, Header(max_length=128)] = None) -> JSONResponse:
     """Upload a whole activity (points, manual entry or strength sets). Retries with the same client id are safe."""
     activity_id, created = await svc.create(who.user_id, body, idempotency_key)

@@ -308,3 +308,17 @@ def test_another_users_activity_is_not_found(api: httpx.Client, athlete) -> None
 def test_uploading_without_a_token_is_401(api: httpx.Client) -> None:
     r = api.post("/activities", json={"type": "running", "start_time": "2026-11-01T00:00:00Z", "duration": 60})
     assert r.status_code == 401
+
+
+def test_malformed_json_is_422_naming_the_body(api: httpx.Client, athlete) -> None:
+    _, headers = athlete
+    r = api.post("/activities", content=b'{"type": "running", oops', headers={**headers, "Content-Type": "application/json"})
+    assert r.status_code == 422
+    assert r.json()["error"]["details"][0]["field"] == "body"
+
+
+def test_openapi_documents_the_upload_body(api: httpx.Client) -> None:
+    spec = api.get("/openapi.json").json()
+    body = spec["paths"]["/activities"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/ActivityCreate"}
+    assert {"data_points", "start_time", "type"} <= set(spec["components"]["schemas"]["ActivityCreate"]["properties"])
