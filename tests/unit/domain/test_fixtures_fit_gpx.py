@@ -1,6 +1,5 @@
 """The real ride recorded as FIT and exported as GPX: both give the same figures, and match the device's totals."""
 from datetime import datetime, timezone
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -8,18 +7,15 @@ import pytest
 from domain.formats import parse_activity_file
 from domain.process import process_activity
 
-FIXTURES = Path(__file__).resolve().parents[4] / "shared" / "fixtures"
-pytestmark = pytest.mark.skipif(not (FIXTURES / "4078723797.fit").exists(), reason="shared fixtures not present")
+
+@pytest.fixture(scope="module")
+def fit(fixtures_dir):
+    return parse_activity_file((fixtures_dir / "4078723797.fit").read_bytes(), "fit")
 
 
 @pytest.fixture(scope="module")
-def fit():
-    return parse_activity_file((FIXTURES / "4078723797.fit").read_bytes(), "fit")
-
-
-@pytest.fixture(scope="module")
-def gpx():
-    return parse_activity_file((FIXTURES / "activity_4078723797.gpx").read_bytes(), "gpx")
+def gpx(fixtures_dir):
+    return parse_activity_file((fixtures_dir / "activity_4078723797.gpx").read_bytes(), "gpx")
 
 
 @pytest.fixture(scope="module")
