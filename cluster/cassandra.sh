@@ -9,6 +9,11 @@
 #   cluster/cassandra.sh wipe      stop, then delete all data ($STATE_DIR/cassandra/data)
 #   cluster/cassandra.sh nodetool ARGS   Cassandra's nodetool against the local node (JMX on 127.0.0.1)
 #
+# Access: CQL, storage and JMX on 127.0.0.1 only; PasswordAuthenticator + CassandraAuthorizer. After every start
+# cluster/cassandra/roles.py sets up the roles (stride_admin superuser, the schema owner, the app's role; the
+# built-in cassandra/cassandra superuser gets a random password and no login), with passwords from
+# $STATE_DIR/secrets. A node started by an older version of this script (no authentication) is restarted.
+#
 # Settings (environment):
 #   STRIDE_CASSANDRA_PORT              CQL native port (env.sh; default 59042), bound on 127.0.0.1
 #   CASSANDRA_STORAGE_PORT             inter-node port (env.sh; default 57000)
@@ -67,23 +72,18 @@ port_open() { timeout 3 bash -c "exec 3<>/dev/tcp/$HOST/$1" 2>/dev/null; }
 
 driver_available() { [ -x "$PY" ] && "$PY" -c 'import cassandra.cluster' >/dev/null 2>&1; }
 
-# cql_query: connect with the Python driver and print release_version (exit 0 on success).
+# cql_query: CQL answers (prints "auth": it asks for a login, or "open": it lets anyone in; exit 0), else exit 1.
 cql_query() {
-  CQL_HOST="$HOST" CQL_PORT="$NATIVE_PORT" timeout 30 "$PY" - <<'PYEOF'
-import logging, os, sys
-logging.getLogger("cassandra").setLevel(logging.CRITICAL)
-from cassandra.cluster import Cluster
-from cassandra.policies import RoundRobinPolicy
-cluster = Cluster([os.environ["CQL_HOST"]], port=int(os.environ["CQL_PORT"]),
-                  load_balancing_policy=RoundRobinPolicy(), connect_timeout=5,
-                  control_connection_timeout=5)
-try:
-    session = cluster.connect()
-    row = session.execute("SELECT release_version FROM system.local", timeout=10).one()
-    print(row.release_version)
-finally:
-    cluster.shutdown()
-PYEOF
+  CQL_HOST="$HOST" CQL_PORT="$NATIVE_PORT" timeout 30 "$PY" "$SRC_DIR/roles.py" probe
+}
+
+# setup_roles: the role set-up of roles.py, with the passwords from the secrets folder (never on a command line).
+setup_roles() {
+  local out
+  out="$(CQL_HOST="$HOST" CQL_PORT="$NATIVE_PORT" CASS_ADMIN_PASSWORD="$(secret cassandra-admin-password)" \
+         CASS_OWNER_PASSWORD="$(secret cassandra-owner-password)" CASS_APP_PASSWORD="$STRIDE_CASSANDRA_PASSWORD" \
+         timeout 180 "$PY" "$SRC_DIR/roles.py" setup 2>&1)" || { echo "$out" >&2; die "Cassandra role set-up failed"; }
+  log "Cassandra $out"
 }
 
 # log_ready OFFSET: cassandra.log, from byte OFFSET on, says the CQL server is up.
@@ -293,7 +293,7 @@ wait_ready() {
     fi
     sleep 0.5
   done
-  log "Cassandra ${version:-$CASSANDRA_VERSION} ready on $HOST:$NATIVE_PORT in $(elapsed "$t0") s (pid $pid; checked by $how)"
+  log "Cassandra $CASSANDRA_VERSION ready on $HOST:$NATIVE_PORT in $(elapsed "$t0") s (pid $pid; CQL ${version:-answering}; checked by $how)"
 }
 
 now() { date +%s.%N; }
@@ -306,13 +306,17 @@ do_start() {
   lock
   if cass_alive; then
     pid="$(cat "$PID_FILE")"
-    if cql_ready; then
+    if ! cql_ready; then
+      log "Cassandra already running (pid $pid) but not answering CQL yet; waiting"
+      wait_ready "$pid" "$(cat "$OFFSET_FILE" 2>/dev/null || echo 0)" "$t0"
+    fi
+    if [ "$(cql_query 2>/dev/null)" = auth ]; then
       log "Cassandra already running (pid $pid) and answering CQL on $HOST:$NATIVE_PORT"
+      setup_roles
       return 0
     fi
-    log "Cassandra already running (pid $pid) but not answering CQL yet; waiting"
-    wait_ready "$pid" "$(cat "$OFFSET_FILE" 2>/dev/null || echo 0)" "$t0"
-    return 0
+    log "Cassandra (pid $pid) accepts CQL without a login (started by an older cluster/cassandra.sh): restarting it"
+    stop_pid "Cassandra" "$PID_FILE" 60
   fi
   rm -f "$PID_FILE"
   for p in "$NATIVE_PORT" "$STORAGE_PORT" "$CASSANDRA_JMX_PORT"; do
@@ -344,6 +348,7 @@ do_start() {
   [ -s "$PID_FILE" ] || { show_logs "$offset"; die "Cassandra: launcher did not write $PID_FILE"; }
   pid="$(cat "$PID_FILE")"
   wait_ready "$pid" "$offset" "$t0"
+  setup_roles
 }
 
 # ---------------------------------------------------------------------------------------------- nodetool

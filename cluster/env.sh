@@ -18,6 +18,12 @@ CASSANDRA_STORAGE_PORT="${CASSANDRA_STORAGE_PORT:-57000}"
 
 mkdir -p "$PID_DIR" "$LOG_DIR"
 
+# Secrets: generated once into $STATE_DIR/secrets, never overwritten; the app's credentials are exported here
+# (see cluster/secrets.sh for the layout and what is deliberately not exported).
+# shellcheck source=secrets.sh
+source "$STRIDE_ROOT/cluster/secrets.sh"
+export_app_secrets || { printf '[stride] ERROR: could not create the secrets in %s\n' "$SECRETS_DIR" >&2; exit 1; }
+
 log() { printf '[stride %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 

@@ -11,7 +11,7 @@ cleanup() {
 }
 trap cleanup EXIT
 "$here/up.sh" services || exit 1
-(cd "$STRIDE_ROOT" && "$PY" -m storage.migrate --database stride_test --keyspace stride_test) || die "test migrations failed"
+(cd "$STRIDE_ROOT" && with_owner_secrets "$PY" -m storage.migrate --database stride_test --keyspace stride_test) || die "test migrations failed"
 cd "$STRIDE_ROOT"
 "$PY" -m pytest "$@"
 rc=$?

@@ -9,7 +9,7 @@ source "$here/env.sh"
 "$here/redis.sh" start
 "$here/cassandra.sh" start
 log "applying migrations"
-(cd "$STRIDE_ROOT" && "$PY" -m storage.migrate) || die "migrations failed"
+(cd "$STRIDE_ROOT" && with_owner_secrets "$PY" -m storage.migrate) || die "migrations failed"
 [ "${1:-all}" = services ] && exit 0
 "$here/ray.sh" start
 log "stack up: http://127.0.0.1:$STRIDE_HTTP_PORT (docs at /docs, readiness at /ready)"

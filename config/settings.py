@@ -1,8 +1,22 @@
 """One settings object for the whole stack (env prefix STRIDE_); built explicitly, never at import."""
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+import ipaddress
+import warnings
+
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The JWT secret Stride shipped with before it refused to start without one: public, so never accepted.
+PUBLIC_DEV_JWT_SECRET = "dev-only-change-me-" + "0123456789abcdef" * 4
+KNOWN_PUBLIC_JWT_SECRETS = frozenset({PUBLIC_DEV_JWT_SECRET, "secret", "changeme", "change-me"})
+JWT_SECRET_MIN_LENGTH = 32  # characters; HS256 wants a key of at least 256 bits
+PG_SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+
+
+def _libpq_quote(value: str) -> str:
+    """A libpq conninfo value, quoted (spaces, quotes and backslashes in passwords are safe)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 class Settings(BaseSettings):
@@ -13,9 +27,13 @@ class Settings(BaseSettings):
     # PostgreSQL
     pg_host: str = "127.0.0.1"
     pg_port: int = 55432
-    pg_user: str = "stride"
-    pg_password: SecretStr = SecretStr("stride")
+    pg_user: str = "stride_app"  # least privilege: DML on the app's tables (cluster/postgres.sh, storage/migrate.py)
+    pg_password: SecretStr = SecretStr("")  # no default: `make up` generates one (.state/secrets/pg-app-password)
     pg_database: str = "stride"
+    pg_sslmode: str = "prefer"  # libpq sslmode; verify-full (with pg_sslrootcert) when Postgres is across a network
+    pg_sslrootcert: str | None = None  # CA bundle that signed the server certificate
+    pg_migration_user: str = "stride"  # owns the schema; only `python -m storage.migrate` uses it
+    pg_migration_password: SecretStr = SecretStr("")
     pg_pool_min: int = 1
     pg_pool_max: int = 10
     pg_connect_timeout_s: float = 2.0
@@ -29,13 +47,26 @@ class Settings(BaseSettings):
     cassandra_write_consistency: str = "LOCAL_ONE"  # LOCAL_QUORUM on a ring with RF=3
     cassandra_read_consistency: str = "LOCAL_ONE"
     cassandra_request_timeout_s: float = 5.0
+    cassandra_username: str = "stride_app"  # PasswordAuthenticator role: SELECT/MODIFY on the keyspace only
+    cassandra_password: SecretStr = SecretStr("")
+    cassandra_migration_username: str = "stride_owner"  # creates and alters the keyspace (storage/migrate.py)
+    cassandra_migration_password: SecretStr = SecretStr("")
+    cassandra_ssl: bool = False  # client-to-node TLS
+    cassandra_ssl_ca_path: str | None = None  # CA bundle for the nodes' certificates (system CAs if unset)
+    cassandra_ssl_check_hostname: bool = True
     sample_bucket_seconds: int = 3600  # one Cassandra partition per activity-hour
 
     # Redis
     redis_host: str = "127.0.0.1"
     redis_port: int = 56379
     redis_db: int = 0
-    redis_timeout_s: float = 1.0
+    redis_timeout_s: float = 1.0  # socket read/write timeout
+    redis_connect_timeout_s: float = 0.25  # connect timeout; a down Redis must not cost more per call
+    redis_circuit_open_s: float = 1.0  # after a connection failure, skip Redis this long (fail fast, no retries)
+    redis_username: str | None = "stride"  # ACL user; None/empty = Redis's `default` user (requirepass)
+    redis_password: SecretStr = SecretStr("")
+    redis_ssl: bool = False
+    redis_ssl_ca_path: str | None = None  # CA bundle for the server certificate (system CAs if unset)
     cache_ttl_s: int = 60
 
     # HTTP / Ray
@@ -50,7 +81,8 @@ class Settings(BaseSettings):
     ready_timeout_s: float = 2.0
 
     # Auth
-    jwt_secret: SecretStr = SecretStr("dev-only-change-me-" + "0123456789abcdef" * 4)  # set STRIDE_JWT_SECRET in production
+    jwt_secret: SecretStr = SecretStr("")  # required (>= 32 characters); `make up` generates .state/secrets/jwt-secret
+    dev_insecure: bool = False  # STRIDE_DEV_INSECURE=1: accept a missing/short/public JWT secret (local development only)
     jwt_issuer: str = "stride"
     access_token_ttl_s: int = 900
     refresh_token_ttl_s: int = 30 * 24 * 3600
@@ -58,8 +90,10 @@ class Settings(BaseSettings):
     argon2_memory_kib: int = 19456
     argon2_parallelism: int = 1
     session_cache_ttl_s: int = 60  # how long Redis may answer "this login session is active" without Postgres
-    trust_forwarded_for: bool = False  # take the client IP from X-Forwarded-For (only behind a proxy that sets it)
-    forwarded_for_hops: int = Field(1, ge=1)  # trusted proxies appending to X-Forwarded-For: client = n-th from right
+    # Socket peers whose X-Forwarded-For is believed (comma-separated addresses or CIDRs; empty = none): the
+    # ingress (HAProxy, `option forwardfor`) appends the client address, and the app takes that rightmost entry
+    # only when the connection comes from one of these. Default: loopback, where Serve's HAProxy connects from.
+    trusted_proxies: str = "127.0.0.1,::1"
 
     # Rate limits (token buckets: capacity and refill per second)
     rate_api_capacity: int = 600
@@ -84,14 +118,61 @@ class Settings(BaseSettings):
     dispatch_interval_s: float = 0.2
     dispatch_batch: int = 500
 
+    @field_validator("pg_sslmode")
+    @classmethod
+    def _known_sslmode(cls, value: str) -> str:
+        if value not in PG_SSLMODES:
+            raise ValueError(f"STRIDE_PG_SSLMODE must be one of {', '.join(PG_SSLMODES)} (got {value!r})")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _parse_trusted_proxies(cls, value: str) -> str:
+        for item in (p.strip() for p in value.split(",")):
+            if item:
+                try:
+                    ipaddress.ip_network(item, strict=False)
+                except ValueError:
+                    raise ValueError(f"STRIDE_TRUSTED_PROXIES: {item!r} is not an IP address or network") from None
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_public_jwt_secret(self) -> "Settings":
+        secret = self.jwt_secret.get_secret_value()
+        if not secret:
+            problem = "STRIDE_JWT_SECRET is not set"
+        elif secret in KNOWN_PUBLIC_JWT_SECRETS:
+            problem = "STRIDE_JWT_SECRET is a publicly known value"
+        elif len(secret) < JWT_SECRET_MIN_LENGTH:
+            problem = f"STRIDE_JWT_SECRET is too short ({len(secret)} characters, at least {JWT_SECRET_MIN_LENGTH})"
+        else:
+            return self
+        if not self.dev_insecure:
+            raise ValueError(
+                f"{problem}: anyone could forge access tokens. Set a random secret (`make up` generates one into"
+                " .state/secrets/jwt-secret; e.g. `openssl rand -hex 32`), or STRIDE_DEV_INSECURE=1 for local"
+                " development only")
+        warnings.warn(f"{problem}; accepted only because STRIDE_DEV_INSECURE is set (never in production)",
+                      stacklevel=2)
+        if not secret:
+            self.jwt_secret = SecretStr(PUBLIC_DEV_JWT_SECRET)
+        return self
+
+    def trusted_proxy_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        """The trusted ingress addresses as networks (a bare address is a /32 or /128)."""
+        return [ipaddress.ip_network(p.strip(), strict=False) for p in self.trusted_proxies.split(",") if p.strip()]
+
     def cassandra_contact_points(self) -> list[str]:
         """Contact points as a list."""
         return [h.strip() for h in self.cassandra_hosts.split(",") if h.strip()]
 
-    def pg_dsn(self, database: str | None = None) -> str:
-        """libpq connection string."""
-        return (
-            f"host={self.pg_host} port={self.pg_port} user={self.pg_user} "
-            f"password={self.pg_password.get_secret_value()} dbname={database or self.pg_database} "
-            f"connect_timeout={max(1, int(self.pg_connect_timeout_s))}"
-        )
+    def pg_dsn(self, database: str | None = None, *, owner: bool = False) -> str:
+        """libpq connection string: the app's role, or (owner=True) the schema owner used by migrations."""
+        user = self.pg_migration_user if owner else self.pg_user
+        password = (self.pg_migration_password if owner else self.pg_password).get_secret_value()
+        parts = {
+            "host": self.pg_host, "port": str(self.pg_port), "user": user, "password": password,
+            "dbname": database or self.pg_database, "connect_timeout": str(max(1, int(self.pg_connect_timeout_s))),
+            "sslmode": self.pg_sslmode, "sslrootcert": self.pg_sslrootcert,
+        }
+        return " ".join(f"{k}={_libpq_quote(v)}" for k, v in parts.items() if v)

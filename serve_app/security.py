@@ -280,12 +280,31 @@ Uploader = Annotated[Principal, Depends(current_uploader)]
 
 
 def client_ip(request: Request, settings: Settings) -> str:
-    """The caller's IP: the socket peer, or X-Forwarded-For (n-th entry from the right) if that is trusted."""
-    if settings.trust_forwarded_for:
-        forwarded = [p.strip() for p in request.headers.get("x-forwarded-for", "").split(",") if p.strip()]
-        if forwarded:
-            return forwarded[-min(settings.forwarded_for_hops, len(forwarded))]
-    return request.client.host if request.client else "unknown"
+    """The caller's IP address, trusting exactly one hop: the ingress.
+
+    When the socket peer is a trusted proxy (STRIDE_TRUSTED_PROXIES; Serve's HAProxy connects from loopback), the
+    client is the rightmost X-Forwarded-For entry, the one HAProxy's `option forwardfor` appended; everything left
+    of it was sent by the client and is ignored. From any other peer the header is ignored: the peer is the client.
+    """
+    import ipaddress
+
+    def parse(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+        try:
+            addr = ipaddress.ip_address(value.strip())
+        except ValueError:
+            return None
+        mapped = getattr(addr, "ipv4_mapped", None)  # ::ffff:a.b.c.d is a.b.c.d
+        return mapped or addr
+
+    peer = parse(request.client.host) if request.client else None
+    if peer is None:
+        return request.client.host if request.client else "unknown"
+    if any(peer in net for net in settings.trusted_proxy_networks()):
+        lines = request.headers.getlist("x-forwarded-for")
+        forwarded = parse(lines[-1].split(",")[-1]) if lines else None
+        if forwarded is not None:
+            return str(forwarded)
+    return str(peer)
 
 
 def token_response_headers() -> dict[str, str]:

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 from typing import Any
 
 from cassandra import ConsistencyLevel, OperationTimedOut, Unavailable, WriteTimeout, ReadTimeout
+from cassandra.auth import PlainTextAuthProvider
 from cassandra.cluster import Cluster, EXEC_PROFILE_DEFAULT, ExecutionProfile, NoHostAvailable, Session
 from cassandra.policies import DCAwareRoundRobinPolicy, ExponentialReconnectionPolicy, TokenAwarePolicy
 
@@ -14,8 +16,27 @@ from storage.errors import StorageUnavailable
 UNAVAILABLE_ERRORS = (NoHostAvailable, OperationTimedOut, Unavailable, WriteTimeout, ReadTimeout)
 
 
-def build_cluster(settings: Settings) -> Cluster:
-    """A driver Cluster that reconnects within seconds when a node comes back."""
+def ssl_context(settings: Settings) -> ssl.SSLContext | None:
+    """Client-to-node TLS from settings (None when STRIDE_CASSANDRA_SSL is off): server certificate verified."""
+    if not settings.cassandra_ssl:
+        return None
+    context = ssl.create_default_context(cafile=settings.cassandra_ssl_ca_path)
+    context.check_hostname = settings.cassandra_ssl_check_hostname
+    context.verify_mode = ssl.CERT_REQUIRED
+    return context
+
+
+def auth_provider(settings: Settings, *, owner: bool = False) -> PlainTextAuthProvider | None:
+    """PasswordAuthenticator credentials: the app's role, or (owner=True) the schema owner used by migrations."""
+    username = settings.cassandra_migration_username if owner else settings.cassandra_username
+    password = (settings.cassandra_migration_password if owner else settings.cassandra_password).get_secret_value()
+    if not username:
+        return None
+    return PlainTextAuthProvider(username=username, password=password)
+
+
+def build_cluster(settings: Settings, *, owner: bool = False) -> Cluster:
+    """A driver Cluster that reconnects within seconds when a node comes back (authenticated, TLS if configured)."""
     profile = ExecutionProfile(
         load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy(local_dc=settings.cassandra_local_dc)),
         consistency_level=ConsistencyLevel.name_to_value[settings.cassandra_write_consistency],
@@ -27,6 +48,8 @@ def build_cluster(settings: Settings) -> Cluster:
         execution_profiles={EXEC_PROFILE_DEFAULT: profile},
         reconnection_policy=ExponentialReconnectionPolicy(0.5, 4.0),
         protocol_version=5,
+        auth_provider=auth_provider(settings, owner=owner),
+        ssl_context=ssl_context(settings),
         connect_timeout=3,
         control_connection_timeout=3,
         idle_heartbeat_interval=5,

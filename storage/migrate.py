@@ -1,6 +1,11 @@
 """Versioned schema migrations: SQL files for Postgres, CQL for Cassandra, each recorded in a schema_version table.
 
 Run as `python -m storage.migrate [--database NAME] [--keyspace NAME]`; a second run applies nothing.
+
+Migrations connect as the schema owners (STRIDE_PG_MIGRATION_USER/_PASSWORD, STRIDE_CASSANDRA_MIGRATION_USERNAME/
+_PASSWORD), never as the app, and grant the app's roles (STRIDE_PG_USER, STRIDE_CASSANDRA_USERNAME) data access only:
+Postgres SELECT/INSERT/UPDATE/DELETE on the tables and USAGE on the sequences (also by default for every table a later
+migration creates), Cassandra SELECT and MODIFY on the keyspace. The app can change rows, never the schema.
 """
 from __future__ import annotations
 
@@ -11,6 +16,8 @@ import time
 from pathlib import Path
 
 import psycopg
+
+from psycopg import sql
 
 from config.settings import Settings
 
@@ -28,10 +35,29 @@ def migration_files(kind: str) -> list[tuple[int, Path]]:
     return found
 
 
+def grant_postgres_app_role(conn: psycopg.Connection, settings: Settings) -> None:
+    """The app role may read and write rows of the owner's tables (now and in later migrations), nothing else."""
+    app, owner = settings.pg_user, settings.pg_migration_user
+    if not app or app == owner:
+        return
+    role = sql.Identifier(app)
+    database = conn.info.dbname
+    for stmt in (
+        "GRANT CONNECT, TEMPORARY ON DATABASE {db} TO {role}",
+        "GRANT USAGE ON SCHEMA public TO {role}",
+        "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {role}",
+        "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO {role}",
+        "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}",
+        "GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO {role}",
+        "REVOKE ALL ON TABLE schema_version FROM {role}",
+    ):
+        conn.execute(sql.SQL(stmt).format(db=sql.Identifier(database), role=role))
+
+
 def migrate_postgres(settings: Settings, database: str | None = None) -> list[str]:
-    """Apply pending Postgres migrations under an advisory lock; returns the names applied."""
+    """Apply pending Postgres migrations as the schema owner, under an advisory lock; returns the names applied."""
     applied: list[str] = []
-    with psycopg.connect(settings.pg_dsn(database), autocommit=True) as conn:
+    with psycopg.connect(settings.pg_dsn(database, owner=True), autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(727001)")
         try:
             conn.execute(
@@ -46,6 +72,7 @@ def migrate_postgres(settings: Settings, database: str | None = None) -> list[st
                     conn.execute(path.read_text())
                     conn.execute("INSERT INTO schema_version (version, name) VALUES (%s, %s)", (version, path.name))
                 applied.append(path.name)
+            grant_postgres_app_role(conn, settings)
         finally:
             conn.execute("SELECT pg_advisory_unlock(727001)")
     return applied
@@ -69,7 +96,7 @@ def migrate_cassandra(settings: Settings, keyspace: str | None = None) -> list[s
     from storage.cassandra import build_cluster
 
     ks = keyspace or settings.cassandra_keyspace
-    cluster = build_cluster(settings.model_copy(update={"cassandra_request_timeout_s": 60.0}))
+    cluster = build_cluster(settings.model_copy(update={"cassandra_request_timeout_s": 60.0}), owner=True)
     try:
         session = cluster.connect()
         session.execute(f"CREATE KEYSPACE IF NOT EXISTS {ks} WITH replication = {replication_clause(settings)}")
@@ -88,6 +115,13 @@ def migrate_cassandra(settings: Settings, keyspace: str | None = None) -> list[s
                 (version, path.name),
             )
             applied.append(path.name)
+        app = settings.cassandra_username
+        if app and app != settings.cassandra_migration_username:
+            if not re.fullmatch(r"\w+", app):
+                raise ValueError(f"STRIDE_CASSANDRA_USERNAME must be letters, digits and '_' (got {app!r})")
+            # the owner created the keyspace (or was granted it), so it may grant: rows only, never the schema
+            for permission in ("SELECT", "MODIFY"):
+                session.execute(f'GRANT {permission} ON KEYSPACE {ks} TO "{app}"')
         return applied
     finally:
         cluster.shutdown()

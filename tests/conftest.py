@@ -1,11 +1,14 @@
 """Session-wide fixtures: test settings, one Ray instance with the Serve app, HTTP clients.
 
 The services (Postgres, Redis, Cassandra) are started by `make test` (cluster/test.sh); if one is missing the
-tests that need it fail loudly, they are never skipped.
+tests that need it fail loudly, they are never skipped. Their credentials come from the stack's environment
+(cluster/env.sh: the app's passwords from .state/secrets), loaded here too so that a plain `pytest` run works.
+The JWT secret is the test session's own; the Ray instance uses the stack's token (.state/secrets/ray-token).
 """
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import time
@@ -14,10 +17,28 @@ from pathlib import Path
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from config.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def _stack_environment() -> dict[str, str]:
+    """The STRIDE_* variables cluster/env.sh exports (ports, the app's credentials; secrets generated if missing)."""
+    out = subprocess.run(["bash", "-c", 'source "$0/cluster/env.sh" >/dev/null && env -0', str(ROOT)],
+                         capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(f"sourcing cluster/env.sh failed: {out.stderr.strip()}")
+    pairs = (item.split("=", 1) for item in out.stdout.split("\0") if "=" in item)
+    return {k: v for k, v in pairs if k.startswith("STRIDE_")}
+
+
+for _key, _value in _stack_environment().items():
+    os.environ.setdefault(_key, _value)
+# the test session's own JWT secret (never the stack's, never a public default)
+os.environ["STRIDE_JWT_SECRET"] = secrets.token_hex(32)
+RAY_TOKEN_PATH = Path(os.environ.get("STRIDE_STATE_DIR", ROOT / ".state")) / "secrets" / "ray-token"
 TEST_HTTP_PORT = int(os.environ.get("STRIDE_TEST_HTTP_PORT", "8100"))
 TEST_HAPROXY_DIR = os.environ.get("STRIDE_TEST_HAPROXY_DIR", "/tmp/stride-haproxy-test")
 
@@ -35,7 +56,14 @@ RAY_ENV = {
     "RAY_SERVE_FALLBACK_PROXY_HTTP_PORT": os.environ.get("STRIDE_TEST_PROXY_PORT", "57500"),
     "RAY_SERVE_FALLBACK_PROXY_GRPC_PORT": os.environ.get("STRIDE_TEST_PROXY_GRPC_PORT", "57501"),
     "RAY_USAGE_STATS_ENABLED": "0",
-    "RAY_AUTH_MODE": "disabled",
+    # token authentication with the stack's token (cluster/secrets.sh), the same as `make up`'s Ray
+    "RAY_AUTH_MODE": "token",
+    "RAY_AUTH_TOKEN_PATH": str(RAY_TOKEN_PATH),
+    # one machine: the node's address is loopback, so every Ray listener binds 127.0.0.1 (cluster/ray-env.sh)
+    "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+    # uvicorn in Serve's proxy/replicas must not rewrite the client address from X-Forwarded-For: the app does
+    # that itself, trusting only the entry HAProxy appended (serve_app.security.client_ip)
+    "FORWARDED_ALLOW_IPS": "",
     "RAY_BACKEND_LOG_LEVEL": "warning",
     "RAY_DEDUP_LOGS": "1",
 }
@@ -47,10 +75,11 @@ def make_test_settings(**overrides: object) -> Settings:
                 http_port=TEST_HTTP_PORT, ray_namespace="stride_test", workout_shards=2, stats_shards=2,
                 max_points=5000, live_idle_finish_s=30, live_check_interval_s=1.0,
                 # rate limits small enough for tests to trip, large enough for the suite (users are per test;
-                # tests send a random X-Forwarded-For so per-IP login buckets do not collide)
+                # tests/e2e/conftest.py logs in from random loopback source addresses, 127.x.y.z, so per-IP login
+                # buckets do not collide; the few logins from the default 127.0.0.1 share one bucket)
                 rate_login_account_capacity=5, rate_login_account_refill_per_s=0.05,
                 rate_login_ip_capacity=30, rate_login_ip_refill_per_s=0.5,
-                rate_api_capacity=300, rate_api_refill_per_s=5.0, trust_forwarded_for=True)
+                rate_api_capacity=300, rate_api_refill_per_s=5.0)
     base.update(overrides)
     return Settings(**base)
 
@@ -67,6 +96,17 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(scope="session")
 def settings() -> Settings:
     return make_test_settings()
+
+
+@pytest.fixture(scope="session")
+def owner_settings(settings: Settings) -> Settings:
+    """The test settings plus the schema owners' credentials (read from the secrets folder, never put in the
+    environment, so the session's Ray workers and the app never see them): for tests of migrations and grants."""
+    secrets_dir = RAY_TOKEN_PATH.parent
+    return settings.model_copy(update={
+        "pg_migration_password": SecretStr((secrets_dir / "pg-owner-password").read_text().strip()),
+        "cassandra_migration_password": SecretStr((secrets_dir / "cassandra-owner-password").read_text().strip()),
+    })
 
 
 @pytest.fixture(scope="session")
@@ -91,12 +131,14 @@ def _kill_test_haproxy() -> None:
 @pytest.fixture(scope="session")
 def ray_cluster() -> Iterator[None]:
     """One local Ray instance for the whole test session (num_cpus explicit)."""
+    assert RAY_TOKEN_PATH.is_file(), f"Ray token {RAY_TOKEN_PATH} missing (cluster/env.sh creates it)"
+    os.environ.pop("RAY_AUTH_TOKEN", None)  # the token file is the one source
     os.environ.update(RAY_ENV)
     import ray
 
     _kill_test_haproxy()  # a previous run killed hard may have left one on our ports
     ray.init(address="local", num_cpus=2, include_dashboard=False, namespace="stride_test",
-             log_to_driver=False, configure_logging=False)
+             log_to_driver=False, configure_logging=False, _node_ip_address="127.0.0.1")
     try:
         yield
     finally:

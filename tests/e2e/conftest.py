@@ -1,7 +1,8 @@
 """Shared e2e helpers: make a unique account and log it in over HTTP.
 
-Each login carries a random X-Forwarded-For address (the test app trusts it), so per-IP login buckets of
-different tests never collide.
+Each login comes from its own random loopback source address (127.64.0.0/10; Linux answers every 127/8 address
+without set-up), so per-IP login buckets of different tests never collide. An X-Forwarded-For header would not do:
+the app believes only the entry the ingress appends (serve_app.security.client_ip).
 """
 from __future__ import annotations
 
@@ -16,8 +17,14 @@ DEFAULT_PASSWORD = "correct horse battery staple"
 
 
 def fake_ip() -> str:
-    """A random address from the benchmarking range 198.18.0.0/15."""
-    return f"198.{random.randint(18, 19)}.{random.randint(0, 255)}.{random.randint(1, 254)}"
+    """A random loopback address in 127.64.0.0/10 (127.0.0.0/10 stays free for explicit tests)."""
+    return f"127.{random.randint(64, 127)}.{random.randint(0, 255)}.{random.randint(1, 254)}"
+
+
+def client_from(api: httpx.Client, ip: str) -> httpx.Client:
+    """A client like `api` whose connections leave from source address `ip` (a loopback address)."""
+    return httpx.Client(base_url=api.base_url, timeout=api.timeout,
+                        transport=httpx.HTTPTransport(local_address=ip))
 
 
 @dataclass
@@ -52,9 +59,9 @@ def register(api: httpx.Client, **fields: Any) -> dict[str, Any]:
 
 
 def login(api: httpx.Client, email: str, password: str = DEFAULT_PASSWORD, ip: str | None = None) -> httpx.Response:
-    """POST /auth/login with JSON from a (fake) client address."""
-    return api.post("/auth/login", json={"email": email, "password": password},
-                    headers={"X-Forwarded-For": ip or fake_ip()})
+    """POST /auth/login with JSON from client address `ip` (a random loopback address by default)."""
+    with client_from(api, ip or fake_ip()) as client:
+        return client.post("/auth/login", json={"email": email, "password": password})
 
 
 def new_account(api: httpx.Client, **fields: Any) -> Account:

@@ -10,6 +10,7 @@ import psycopg
 import redis
 
 from config.settings import Settings
+from storage.redis_store import build_sync_redis
 from storage.cassandra import Cassandra
 from tests.e2e.conftest import Account, new_account
 
@@ -50,7 +51,7 @@ def _cassandra(settings: Settings, op: str, activity_id: uuid.UUID) -> int:
 
 
 def _redis(settings: Settings) -> redis.Redis:
-    return redis.Redis(host=settings.redis_host, port=settings.redis_port, db=settings.redis_db)
+    return build_sync_redis(settings)
 
 
 def _user_keys(settings: Settings, user_id: str) -> list[bytes]:

@@ -14,6 +14,7 @@ import redis
 import pytest
 
 from config.settings import Settings
+from storage.redis_store import build_sync_redis
 from tests.e2e.conftest import DEFAULT_PASSWORD, fake_ip, login, new_account, register, unique_email
 
 
@@ -33,7 +34,7 @@ def _assert_invalid_token(r: httpx.Response) -> None:
 
 
 def _redis(settings: Settings) -> redis.Redis:
-    return redis.Redis(host=settings.redis_host, port=settings.redis_port, db=settings.redis_db)
+    return build_sync_redis(settings)
 
 
 def test_json_login_returns_a_bearer_pair(api: httpx.Client, settings: Settings) -> None:

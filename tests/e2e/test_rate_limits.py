@@ -13,7 +13,7 @@ import redis
 
 from config.settings import Settings
 from serve_app.ratelimit import api_key, login_account_key, take
-from storage.redis_store import build_redis
+from storage.redis_store import build_redis, build_sync_redis
 from tests.e2e.conftest import fake_ip, login, new_account, unique_email
 
 
@@ -61,7 +61,7 @@ def test_api_bucket_key_lives_under_the_users_prefix(api: httpx.Client, settings
     assert api.get("/users/me", headers=acct.headers).status_code == 200
     key = api_key(uuid.UUID(acct.user_id))
     assert key.startswith(f"u:{acct.user_id}:")
-    client = redis.Redis(host=settings.redis_host, port=settings.redis_port, db=settings.redis_db)
+    client = build_sync_redis(settings)
     assert client.exists(key) and 0 < client.pttl(key) <= (settings.rate_api_capacity / settings.rate_api_refill_per_s + 2) * 1000
 
 

@@ -65,9 +65,9 @@ def test_redis_roundtrip(settings: Settings) -> None:
     assert asyncio.run(go()) == b"value"
 
 
-def test_migrations_are_recorded_and_a_second_run_is_a_noop(settings: Settings) -> None:
-    assert migrate_postgres(settings) == []
-    assert migrate_cassandra(settings) == []
-    with psycopg.connect(settings.pg_dsn()) as conn:
+def test_migrations_are_recorded_and_a_second_run_is_a_noop(owner_settings: Settings) -> None:
+    assert migrate_postgres(owner_settings) == []
+    assert migrate_cassandra(owner_settings) == []
+    with psycopg.connect(owner_settings.pg_dsn(owner=True)) as conn:
         versions = [r[0] for r in conn.execute("SELECT version FROM schema_version ORDER BY version")]
     assert versions == [v for v, _ in migration_files("postgres")]

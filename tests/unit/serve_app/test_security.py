@@ -4,10 +4,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import uuid
-from types import SimpleNamespace
 
 import jwt
 import pytest
+from starlette.requests import Request
 
 from config.settings import Settings
 from serve_app.errors import ApiError
@@ -83,22 +83,32 @@ def test_require_self_allows_me_and_own_id_and_hides_everything_else() -> None:
         assert err.value.status == 404
 
 
-def _request(peer: str, forwarded: str | None) -> SimpleNamespace:
-    headers = {"x-forwarded-for": forwarded} if forwarded is not None else {}
-    return SimpleNamespace(client=SimpleNamespace(host=peer), headers=headers)
+def _request(peer: str, *forwarded: str) -> Request:
+    """A Starlette request from socket peer `peer`, with one X-Forwarded-For header line per `forwarded` value."""
+    headers = [(b"x-forwarded-for", value.encode()) for value in forwarded]
+    return Request({"type": "http", "method": "GET", "path": "/", "headers": headers, "client": (peer, 40000)})
 
 
-def test_client_ip_ignores_forwarded_for_unless_trusted() -> None:
+def test_client_ip_ignores_forwarded_for_from_an_untrusted_peer() -> None:
     req = _request("10.0.0.1", "203.0.113.9")
-    assert client_ip(req, Settings()) == "10.0.0.1"
-    assert client_ip(req, Settings(trust_forwarded_for=True)) == "203.0.113.9"
+    assert client_ip(req, Settings()) == "10.0.0.1"  # default trusted proxies: loopback only
+    assert client_ip(req, Settings(trusted_proxies="10.0.0.0/8")) == "203.0.113.9"
+    assert client_ip(_request("127.0.0.1", "203.0.113.9"), Settings(trusted_proxies="")) == "127.0.0.1"
 
 
-def test_client_ip_takes_the_entry_the_trusted_proxy_added() -> None:
-    spoofed = _request("10.0.0.1", "1.2.3.4, 203.0.113.9")  # client sent 1.2.3.4, our proxy appended the real one
-    assert client_ip(spoofed, Settings(trust_forwarded_for=True)) == "203.0.113.9"
-    assert client_ip(spoofed, Settings(trust_forwarded_for=True, forwarded_for_hops=2)) == "1.2.3.4"
-    assert client_ip(_request("10.0.0.1", ""), Settings(trust_forwarded_for=True)) == "10.0.0.1"
+def test_client_ip_takes_only_the_entry_the_trusted_ingress_appended() -> None:
+    settings = Settings()  # trusted: 127.0.0.1, ::1 (Serve's HAProxy)
+    spoofed = _request("127.0.0.1", "1.2.3.4, 203.0.113.9")  # client sent 1.2.3.4, the ingress appended the real one
+    assert client_ip(spoofed, settings) == "203.0.113.9"
+    # HAProxy's `option forwardfor` adds its own header line after any the client sent
+    assert client_ip(_request("127.0.0.1", "1.2.3.4", "5.6.7.8, 9.9.9.9", "203.0.113.9"), settings) == "203.0.113.9"
+    # a loopback client is still itself: the entry the ingress appended is 127.0.0.1, not the spoofed one
+    assert client_ip(_request("127.0.0.1", "1.2.3.4", "127.0.0.1"), settings) == "127.0.0.1"
+    assert client_ip(_request("::1", "198.51.100.7"), settings) == "198.51.100.7"
+    assert client_ip(_request("::ffff:127.0.0.1", "::ffff:198.51.100.7"), settings) == "198.51.100.7"
+    # no header, or garbage where the ingress's entry should be: the peer (the ingress itself)
+    assert client_ip(_request("127.0.0.1"), settings) == "127.0.0.1"
+    assert client_ip(_request("127.0.0.1", "1.2.3.4, not-an-ip"), settings) == "127.0.0.1"
 
 
 def test_opaque_tokens_are_random_and_hashed() -> None:
