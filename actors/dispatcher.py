@@ -14,31 +14,26 @@ from typing import Any
 
 import ray
 
+from actors.gateway import StatsShardsGateway
 from config.settings import Settings
 from storage.postgres import Postgres
 
 log = logging.getLogger("stride.dispatch")
 
-DISPATCHER_NAME = "stride-dispatcher"
-
-
 @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)
 class EventDispatcher:
     """Polls undispatched stats events and hands them to the owning StatsShard."""
 
-    def __init__(self, settings: Settings) -> None:
-        from actors.stats_shard import get_or_create_stats_shards
-
+    def __init__(self, settings: Settings, stats_shards: list[Any]) -> None:
         self.settings = settings
         self.pg = Postgres(settings)
-        self.shards = get_or_create_stats_shards(settings)
-        self._task: asyncio.Task | None = None
+        self.shards = StatsShardsGateway(stats_shards)
         self.delivered = 0
+        # the loop starts with the actor (also after a restart by Ray), not with the first call
+        self._task = asyncio.get_running_loop().create_task(self._loop())
 
     async def ping(self) -> str:
-        """Liveness; starts the polling loop."""
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._loop())
+        """Liveness."""
         return "ok"
 
     async def _loop(self) -> None:
@@ -53,7 +48,7 @@ class EventDispatcher:
 
     async def dispatch_once(self) -> int:
         """Deliver one batch of pending events; returns how many were marked dispatched."""
-        from actors.stats_shard import STATS_EVENTS, stats_shard_index
+        from actors.stats_shard import STATS_EVENTS
 
         async with self.pg.connection() as conn:
             cur = await conn.execute(
@@ -67,8 +62,8 @@ class EventDispatcher:
         for row in rows:
             if row["user_id"] is None:
                 continue
-            groups.setdefault(stats_shard_index(row["user_id"], len(self.shards)), []).append(_event(row))
-        results = await asyncio.gather(*(self.shards[i].apply_events.remote(evs) for i, evs in groups.items()),
+            groups.setdefault(self.shards.owner_index(row["user_id"]), []).append(_event(row))
+        results = await asyncio.gather(*(self.shards.apply_events(i, evs) for i, evs in groups.items()),
                                        return_exceptions=True)
         done = [row["seq"] for row in rows if row["user_id"] is None]
         for (i, evs), result in zip(groups.items(), results):
@@ -87,9 +82,3 @@ class EventDispatcher:
 def _event(row: dict[str, Any]) -> dict[str, Any]:
     return {"seq": row["seq"], "event_id": str(row["event_id"]), "event_type": row["event_type"],
             "user_id": str(row["user_id"]), "aggregate_id": str(row["aggregate_id"] or row["user_id"])}
-
-
-def get_or_create_dispatcher(settings: Settings) -> ray.actor.ActorHandle:
-    """The cluster's single dispatcher."""
-    return EventDispatcher.options(name=DISPATCHER_NAME, namespace=settings.ray_namespace, get_if_exists=True,
-                                   lifetime="detached").remote(settings)

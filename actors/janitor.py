@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import ray
 
@@ -16,25 +17,21 @@ from config.settings import Settings
 
 log = logging.getLogger("stride.janitor")
 
-JANITOR_NAME = "stride-janitor"
-
-
 @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)
 class Janitor:
     """Runs registered repair jobs every `interval_s` seconds; `run_once` lets tests drive it deterministically."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, workout_shards: list[Any]) -> None:
         from actors.repairs import build_jobs  # storage clients are built here, inside the actor
 
         self.settings = settings
         self.interval_s = settings.janitor_interval_s
-        self.jobs: dict[str, Callable[[], Awaitable[int]]] = build_jobs(settings)
-        self._task: asyncio.Task | None = None
+        self.jobs: dict[str, Callable[[], Awaitable[int]]] = build_jobs(settings, workout_shards)
+        # the loop starts with the actor (also after a restart by Ray), not with the first call
+        self._task = asyncio.get_running_loop().create_task(self._loop())
 
     async def ping(self) -> str:
         """Liveness for /ready."""
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._loop())
         return "ok"
 
     async def run_once(self) -> dict[str, int]:
@@ -52,10 +49,3 @@ class Janitor:
         while True:
             await self.run_once()
             await asyncio.sleep(self.interval_s)
-
-
-def get_or_create_janitor(settings: Settings) -> ray.actor.ActorHandle:
-    """The cluster's single janitor (created on first call)."""
-    return Janitor.options(
-        name=JANITOR_NAME, namespace=settings.ray_namespace, get_if_exists=True, lifetime="detached"
-    ).remote(settings)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-import zlib
 from collections import OrderedDict
 from typing import Any
 
@@ -28,11 +27,6 @@ log = logging.getLogger("stride.stats")
 
 STATS_EVENTS = ("activity_created", "activity_updated", "activity_deleted", "user_updated", "user_deleted")
 CACHE_KEYS = ("stats", "records", "goals", "progress")
-
-
-def stats_shard_index(user_id: uuid.UUID, shards: int) -> int:
-    """The shard owning a user's stats."""
-    return zlib.crc32(user_id.bytes) % shards
 
 
 def cache_key(user_id: uuid.UUID | str, what: str) -> str:
@@ -168,17 +162,3 @@ class StatsShard:
                 await pipe.execute()
         except REDIS_ERRORS as exc:
             log.warning("cache invalidation failed for %s: %s (entries expire by TTL)", user_id, exc)
-
-
-def stats_shard_name(index: int) -> str:
-    """Ray actor name of stats shard `index`."""
-    return f"stride-stats-shard-{index}"
-
-
-def get_or_create_stats_shards(settings: Settings) -> list[ray.actor.ActorHandle]:
-    """Handles to every stats shard (created on first call)."""
-    return [
-        StatsShard.options(name=stats_shard_name(i), namespace=settings.ray_namespace, get_if_exists=True,
-                           lifetime="detached").remote(settings, i)
-        for i in range(settings.stats_shards)
-    ]

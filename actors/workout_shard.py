@@ -13,7 +13,6 @@ import json
 import logging
 import time
 import uuid
-import zlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -24,6 +23,7 @@ from config.settings import Settings
 from domain.naming import default_name
 from domain.process import process_activity
 from domain.track import Track
+from services.activities import metric_changes
 from storage import activities as repo
 from storage import live as live_repo
 from storage.cassandra import Cassandra
@@ -34,11 +34,6 @@ from storage.redis_store import REDIS_ERRORS, build_redis
 from storage.samples import SampleStore, live_bucket
 
 log = logging.getLogger("stride.workouts")
-
-
-def shard_index(activity_id: uuid.UUID, shards: int) -> int:
-    """The shard that owns an activity."""
-    return zlib.crc32(activity_id.bytes) % shards
 
 
 def live_channel(activity_id: uuid.UUID | str) -> str:
@@ -73,16 +68,12 @@ class WorkoutShard:
         self.sessions: dict[uuid.UUID, WorkoutSession] = {}
         self._loading: dict[uuid.UUID, asyncio.Future] = {}
         self._touched: set[uuid.UUID] = set()
-        self._loop_task: asyncio.Task | None = None
+        # housekeeping starts with the actor (also after a restart by Ray), not with the first call
+        self._loop_task = asyncio.get_running_loop().create_task(self._housekeeping())
 
     async def ping(self) -> str:
-        """Liveness; also starts the housekeeping loop."""
-        self._ensure_loop()
+        """Liveness."""
         return "ok"
-
-    def _ensure_loop(self) -> None:
-        if self._loop_task is None:
-            self._loop_task = asyncio.get_running_loop().create_task(self._housekeeping())
 
     async def stats(self) -> dict:
         """What this shard holds (for tests and benchmarks)."""
@@ -91,7 +82,6 @@ class WorkoutShard:
     # ------------------------------------------------------------------ session lookup
 
     async def _session(self, activity_id: uuid.UUID, user_id: uuid.UUID) -> WorkoutSession | None:
-        self._ensure_loop()
         session = self.sessions.get(activity_id)
         if session is None:
             pending = self._loading.get(activity_id)
@@ -235,7 +225,7 @@ class WorkoutShard:
             processed = process_activity(session.sport, track, profile=profile, start_year=session.start_time.year,
                                          duration_s=None if len(track) else 0.0)
             buckets = sorted({live_bucket(s) for s in batches})
-            changes = {**repo.metric_columns(processed), "status": "saved", "sample_buckets": buckets,
+            changes = {**metric_changes(processed), "status": "saved", "sample_buckets": buckets,
                        "name": default_name(session.sport, session.start_time)}
             await repo.update_activity(conn, session.activity_id, changes)
             await live_repo.end_live(conn, session.activity_id)
@@ -288,17 +278,3 @@ class WorkoutShard:
             if session.last_seen < limit:
                 log.info("finishing idle session %s", activity_id)
                 await self.finish(activity_id, session.user_id)
-
-
-def shard_name(settings: Settings, index: int) -> str:
-    """The Ray actor name of shard `index`."""
-    return f"stride-workout-shard-{index}"
-
-
-def get_or_create_shards(settings: Settings) -> list[ray.actor.ActorHandle]:
-    """Handles to every workout shard (created on first call, detached so replicas can come and go)."""
-    return [
-        WorkoutShard.options(name=shard_name(settings, i), namespace=settings.ray_namespace, get_if_exists=True,
-                             lifetime="detached").remote(settings, i)
-        for i in range(settings.workout_shards)
-    ]

@@ -105,7 +105,11 @@ class Settings(BaseSettings):
 
     # Activities
     max_points: int = Field(100_000, ge=1)
-    max_body_bytes: int = 64 * 1024 * 1024
+    max_body_bytes: int = Field(64 * 1024 * 1024, ge=1024)  # upload routes (POST /activities), raw and decoded
+    max_samples_body_bytes: int = Field(1024 * 1024, ge=1024)  # one live sample batch over HTTP
+    max_small_body_bytes: int = Field(64 * 1024, ge=1024)  # every other route (login forms included)
+    max_ws_message_bytes: int = Field(256 * 1024, ge=1024)  # one WebSocket message
+    max_span_s: float = Field(30 * 86400.0, gt=0)  # a point may lie at most this long after its activity's start
     pending_grace_s: float = 600.0  # samples without a committed summary after this long are purged
     janitor_interval_s: float = 5.0
 

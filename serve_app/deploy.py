@@ -14,9 +14,13 @@ APP_NAME = "stride"
 
 
 def deploy(settings: Settings, *, blocking_ready: bool = True) -> None:
-    """Start Serve's HTTP ingress on the settings' host/port and run the app at route prefix '/'."""
+    """Create (or confirm) the actor topology, start Serve's HTTP ingress on the settings' host/port and run the
+    app at route prefix '/'."""
+    from actors.topology import deploy as deploy_topology
+
+    handles = deploy_topology(settings)
     serve.start(http_options={"host": settings.http_host, "port": settings.http_port}, detached=True)
-    serve.run(build_app(settings), name=APP_NAME, route_prefix="/", blocking=False)
+    serve.run(build_app(settings, handles.topology), name=APP_NAME, route_prefix="/", blocking=False)
     if blocking_ready:
         wait_running(timeout_s=180)
 

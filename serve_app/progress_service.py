@@ -8,14 +8,14 @@ from typing import Any
 
 import ray
 
-from actors.stats_shard import cache_key, stats_shard_index
+from actors.stats_shard import cache_key
 from serve_app.errors import ApiError
 from serve_app.resources import Resources
 from storage.redis_store import REDIS_ERRORS
 
 
 def _shard(res: Resources, user_id: uuid.UUID) -> Any:
-    return res.stats_shards[stats_shard_index(user_id, len(res.stats_shards))]
+    return res.stats.handles[res.stats.owner_index(user_id)]
 
 
 async def shard_call(res: Resources, user_id: uuid.UUID, method: str, *args: Any) -> Any:

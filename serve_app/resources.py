@@ -1,51 +1,103 @@
-"""What one Serve replica holds: storage clients and actor handles, built from settings in the replica."""
+"""The composition root of one Serve replica: storage clients, actor gateways and the services built on them.
+
+Built from settings and the deployed actor topology inside the replica's process; nothing connects until first
+used. Routers never reach past this into storage: they get a service through `serve_app.deps`.
+"""
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
+from actors.gateway import StatsShardsGateway, WorkoutShardsGateway
+from actors.topology import Handles
 from config.settings import Settings
+from services.activities import ActivityService, Limits
 from storage.cassandra import Cassandra
 from storage.errors import StorageUnavailable
 from storage.postgres import Postgres
-from storage.redis_store import build_redis, ping as redis_ping
+from storage.purges import PurgeQueue
+from storage.redis_store import build_redis
+from storage.samples import SampleStore
+from storage.uow import PostgresUnitOfWork
 
 
 @dataclass
 class Resources:
-    """Per-replica clients; nothing here connects until first used."""
+    """Per-replica clients, gateways and services."""
 
     settings: Settings
     pg: Postgres
     cassandra: Cassandra
     redis: Any
+    handles: Handles | None = None
     actors: dict[str, Any] = field(default_factory=dict)
-    workout_shards: list[Any] = field(default_factory=list)
-    stats_shards: list[Any] = field(default_factory=list)
 
     @classmethod
-    def build(cls, settings: Settings, actors: dict[str, Any] | None = None,
-              workout_shards: list[Any] | None = None, stats_shards: list[Any] | None = None) -> "Resources":
+    def build(cls, settings: Settings, handles: Handles | None = None) -> "Resources":
         """Construct clients from settings (no network I/O)."""
+        actors = {"dispatcher": handles.dispatcher, "janitor": handles.janitor} if handles else {}
         return cls(settings=settings, pg=Postgres(settings), cassandra=Cassandra(settings),
-                   redis=build_redis(settings), actors=actors or {}, workout_shards=workout_shards or [],
-                   stats_shards=stats_shards or [])
+                   redis=build_redis(settings), handles=handles, actors=actors)
+
+    # ------------------------------------------------------------------ adapters
+
+    def uow(self) -> PostgresUnitOfWork:
+        """A new unit of work (one Postgres transaction)."""
+        return PostgresUnitOfWork(self.pg)
+
+    @cached_property
+    def samples(self) -> SampleStore:
+        return SampleStore(self.cassandra, self.settings.sample_bucket_seconds)
+
+    @cached_property
+    def purges(self) -> PurgeQueue:
+        return PurgeQueue(self.pg, self.cassandra)
+
+    @cached_property
+    def workouts(self) -> WorkoutShardsGateway:
+        return WorkoutShardsGateway(self.handles.workout_shards if self.handles else [])
+
+    @cached_property
+    def stats(self) -> StatsShardsGateway:
+        return StatsShardsGateway(self.handles.stats_shards if self.handles else [])
+
+    # ------------------------------------------------------------------ services
+
+    @cached_property
+    def activities(self) -> ActivityService:
+        limits = Limits(max_points=self.settings.max_points, max_span_s=self.settings.max_span_s)
+        return ActivityService(self.uow, self.samples, self.purges, self.workouts, limits)
+
+    # ------------------------------------------------------------------ legacy accessors (until every area is moved)
+
+    @property
+    def workout_shards(self) -> list[Any]:
+        return self.workouts.handles
+
+    @property
+    def stats_shards(self) -> list[Any]:
+        return self.stats.handles
 
     def workout_shard(self, activity_id: Any) -> Any:
         """The WorkoutShard that owns a live activity."""
-        from actors.workout_shard import shard_index
+        from actors.gateway import shard_for
 
-        return self.workout_shards[shard_index(activity_id, len(self.workout_shards))]
+        return self.workout_shards[shard_for(activity_id, len(self.workout_shards))]
+
+    # ------------------------------------------------------------------ health
 
     async def check_actors(self) -> None:
         """Every actor the replica depends on answers a ping (all pinged at once)."""
-        named = [*self.actors.items(), *((f"workout_shard_{i}", h) for i, h in enumerate(self.workout_shards)),
-                 *((f"stats_shard_{i}", h) for i, h in enumerate(self.stats_shards))]
+        from actors.gateway import call
+
+        timeout = self.settings.ready_timeout_s
         results = await asyncio.gather(
-            *(asyncio.wait_for(asyncio.wrap_future(h.ping.remote().future()), self.settings.ready_timeout_s)
-              for _, h in named), return_exceptions=True)
-        failed = [f"{name}: {type(r).__name__}" for (name, _), r in zip(named, results) if isinstance(r, BaseException)]
+            self.workouts.ping_all(timeout), self.stats.ping_all(timeout),
+            *(call(h, "ping", timeout_s=timeout, what=name) for name, h in self.actors.items()),
+            return_exceptions=True)
+        failed = [str(getattr(r, "service", type(r).__name__)) for r in results if isinstance(r, BaseException)]
         if failed:
             raise StorageUnavailable("actors", ", ".join(failed))
 

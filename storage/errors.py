@@ -1,11 +1,11 @@
-"""Storage failures the HTTP layer maps to status codes (one exception-handler module does the mapping)."""
+"""Storage failures: a backing service that cannot be reached is `Unavailable` (503 + Retry-After upstream)."""
 from __future__ import annotations
 
+from domain.errors import Unavailable
 
-class StorageUnavailable(Exception):
+
+class StorageUnavailable(Unavailable):
     """A backing service (postgres, cassandra, redis) cannot be reached: the caller should retry later."""
 
     def __init__(self, service: str, detail: str = "") -> None:
-        super().__init__(f"{service} unavailable: {detail}" if detail else f"{service} unavailable")
-        self.service = service
-        self.detail = detail
+        super().__init__(service, detail)

@@ -16,6 +16,18 @@ async def delete_sample_partitions(cas: Cassandra, activity_id: uuid.UUID, bucke
         await cas.execute(stmt, (activity_id, bucket))
 
 
+class PurgeQueue:
+    """services.ports.Purges: the sample_purges queue, drained into Cassandra."""
+
+    def __init__(self, pg: Postgres, cas: Cassandra) -> None:
+        self.pg = pg
+        self.cas = cas
+
+    async def run_pending(self, limit: int = 200) -> int:
+        """Purge queued partitions; returns how many activities were purged."""
+        return await run_pending_purges(self.pg, self.cas, limit)
+
+
 async def run_pending_purges(pg: Postgres, cas: Cassandra, limit: int = 200) -> int:
     """Purge queued activities' samples, removing each queue row only after Cassandra confirmed; returns count."""
     async with pg.connection() as conn:

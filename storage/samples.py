@@ -113,6 +113,12 @@ class SampleStore:
                 batches[row.chunk] = Track(**{c: _unpack(getattr(row, c), row.n) for c in CHANNELS})
             bucket += 1
 
+    async def purge(self, activity_id: uuid.UUID, buckets: list[int]) -> None:
+        """Delete an activity's sample partitions now (idempotent)."""
+        from storage.purges import delete_sample_partitions
+
+        await delete_sample_partitions(self.cas, activity_id, list(buckets))
+
     async def read_track(self, activity_id: uuid.UUID, buckets: list[int]) -> Track:
         """Every stored point of an activity, in time order."""
         stmt = self.cas.prepare(_SELECT)

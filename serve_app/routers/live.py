@@ -12,7 +12,6 @@ from fastapi import APIRouter, Depends, Query, Request, WebSocket, WebSocketDisc
 from fastapi.responses import JSONResponse
 
 from actors.workout_shard import live_channel
-from serve_app.activity_service import ActivityService
 from serve_app.errors import ApiError
 from serve_app.live_service import LiveService, call_shard
 from serve_app.resources import Resources, get_resources
@@ -91,7 +90,7 @@ async def revoke_share(activity_id: uuid.UUID, share_id: uuid.UUID, who: Current
 @router.post("/activities/{activity_id}/finish", response_model=ActivityPublic)
 async def finish(activity_id: uuid.UUID, who: Uploader, live: Live) -> dict[str, Any]:
     """End the workout: the same processing as an upload; returns the saved activity."""
-    svc = ActivityService(live.res)
+    svc = live.res.activities
     async with live.res.pg.connection() as conn:
         cur = await conn.execute("SELECT status FROM activities WHERE activity_id = %s AND user_id = %s",
                                  (activity_id, who.user_id))

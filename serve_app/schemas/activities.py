@@ -1,4 +1,4 @@
-"""Activity request and response schemas (the seed's shapes plus Stride's additions)."""
+"""Activity request and response schemas; bodies that carry samples are msgspec structs in schemas/samples.py."""
 from __future__ import annotations
 
 import datetime as dt
@@ -12,7 +12,7 @@ Visibility = Literal["private", "followers", "public"]
 
 
 class PointIn(BaseModel):
-    """One sample; every channel but `time` is optional. `time` is seconds from start or an absolute timestamp."""
+    """Legacy (live batches until they move to serve_app.schemas.samples): one sample; every channel but `time` is optional. `time` is seconds from start or an absolute timestamp."""
 
     model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
 
@@ -29,58 +29,6 @@ class PointIn(BaseModel):
     def _lat_lng_together(self) -> "PointIn":
         if (self.lat is None) != (self.lng is None):
             raise ValueError("lat and lng must be given together")
-        return self
-
-
-class SetIn(BaseModel):
-    """One weightlifting set."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-
-    exercise: str = Field(min_length=1, max_length=100)
-    reps: int = Field(ge=0, le=1000)
-    weight_kg: float = Field(0.0, ge=0, le=1000)
-    rpe: float | None = Field(None, ge=0, le=10)
-    rest_s: float | None = Field(None, ge=0, le=3600)
-
-
-class LapIn(BaseModel):
-    """A device lap: start and end in seconds from the activity start."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-
-    start: float = Field(ge=0)
-    end: float = Field(ge=0)
-
-    @model_validator(mode="after")
-    def _ordered(self) -> "LapIn":
-        if self.end <= self.start:
-            raise ValueError("lap end must be after its start")
-        return self
-
-
-class ActivityCreate(BaseModel):
-    """POST /activities: a one-shot upload (with data_points), a manual entry, or a strength session."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-
-    type: ActivityType
-    start_time: AwareDatetime
-    client_id: str | None = Field(None, min_length=1, max_length=128)
-    name: str | None = Field(None, max_length=200)
-    notes: str | None = Field(None, max_length=10_000)
-    visibility: Visibility = "private"
-    duration: float | None = Field(None, ge=0, le=30 * 86400)
-    distance: float | None = Field(None, ge=0, le=5_000_000)
-    calories: float | None = Field(None, ge=0, le=100_000)
-    data_points: list[PointIn] = Field(default_factory=list)
-    laps: list[LapIn] = Field(default_factory=list)
-    sets: list[SetIn] = Field(default_factory=list)
-
-    @model_validator(mode="after")
-    def _has_content(self) -> "ActivityCreate":
-        if not self.data_points and self.duration is None and not self.sets:
-            raise ValueError("a manual entry needs a duration (or data_points, or sets)")
         return self
 
 

@@ -242,10 +242,11 @@ def test_an_idle_workout_finishes_by_itself(api: httpx.Client, athlete, settings
 def _owning_shard(settings: Settings, activity_id: str):
     import ray
 
-    from actors.workout_shard import shard_index, shard_name
+    from actors.gateway import shard_for
+    from actors.topology import Topology
 
-    index = shard_index(uuid.UUID(activity_id), settings.workout_shards)
-    return ray.get_actor(shard_name(settings, index), namespace=settings.ray_namespace)
+    names = Topology.for_settings(settings).workout_shards
+    return ray.get_actor(names[shard_for(uuid.UUID(activity_id), len(names))], namespace=settings.ray_namespace)
 
 
 def _send_until_acked(api: httpx.Client, headers: dict[str, str], activity_id: str, seq: int, pts: list[dict]) -> dict:

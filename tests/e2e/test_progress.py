@@ -229,15 +229,16 @@ def _jsonish(value: Any) -> Any:
 def test_killing_a_stats_shard_loses_and_double_counts_nothing(api: httpx.Client, athlete, settings: Settings) -> None:
     import ray
 
-    from actors.stats_shard import stats_shard_index, stats_shard_name
+    from actors.gateway import shard_for
+    from actors.topology import Topology
 
     user_id, headers = athlete
     base = dt.datetime.now(UTC) - dt.timedelta(days=20)
     for d in range(5):
         manual(api, headers, base + dt.timedelta(days=d), 2000)
     until(lambda: stats(api, user_id, headers), lambda s: s["lifetime_workouts"] == 5)
-    shard = ray.get_actor(stats_shard_name(stats_shard_index(uuid.UUID(user_id), settings.stats_shards)),
-                          namespace=settings.ray_namespace)
+    names = Topology.for_settings(settings).stats_shards
+    shard = ray.get_actor(names[shard_for(uuid.UUID(user_id), len(names))], namespace=settings.ray_namespace)
     ray.kill(shard, no_restart=False)
     for d in range(5, 10):
         manual(api, headers, base + dt.timedelta(days=d), 2000)

@@ -1,0 +1,22 @@
+"""FastAPI dependencies that hand a route its service (the FastAPI full-stack template's `Annotated` style).
+
+    async def get_activity(activity_id: uuid.UUID, who: CurrentUser, svc: Activities) -> ...
+
+Each alias resolves to the service this replica built in `serve_app.resources` from its settings.
+"""
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends
+
+from serve_app.resources import Resources, get_resources
+from services.activities import ActivityService
+
+
+def _activities() -> ActivityService:
+    return get_resources().activities
+
+
+Res = Annotated[Resources, Depends(get_resources)]
+Activities = Annotated[ActivityService, Depends(_activities)]

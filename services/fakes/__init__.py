@@ -1,0 +1,104 @@
+"""In-memory implementations of every port in services.ports, for unit tests of the use cases (milliseconds, no
+Postgres, Cassandra, Redis or Ray). They keep the real adapters' contracts: a unit of work rolls back everything
+(rows and emitted events) unless committed, sample writes are idempotent, actor gateways raise domain errors.
+
+    db = FakeDatabase()
+    svc = ActivityService(db.uow, FakeSamples(), FakePurges(db), FakeWorkouts())
+
+Per-area fakes live in their own modules (`services.fakes.activities`, ...); `FakeDatabase` ties them together.
+"""
+from __future__ import annotations
+
+import copy
+import uuid
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+from services.fakes.activities import FakeActivities, FakePurges, FakeSamples, FakeWorkouts
+
+
+@dataclass
+class EmittedEvent:
+    """An outbox row as the fake stores it."""
+
+    seq: int
+    event_id: uuid.UUID
+    event_type: str
+    user_id: uuid.UUID | None
+    aggregate_id: uuid.UUID | None
+    payload: dict[str, Any]
+
+
+@dataclass
+class FakeDatabase:
+    """The committed state every fake repository reads and writes (tables are plain dicts and lists)."""
+
+    tables: dict[str, Any] = field(default_factory=lambda: {
+        "activities": {}, "strength_sets": {}, "insights": {}, "sample_purges": {}, "profiles": {}, "outbox": [],
+    })
+    commits: int = 0
+    rollbacks: int = 0
+    fail_next_commit: BaseException | None = None
+
+    def uow(self) -> "FakeUnitOfWork":
+        """A unit of work on this database (the UnitOfWorkFactory)."""
+        return FakeUnitOfWork(self)
+
+    @property
+    def outbox(self) -> list[EmittedEvent]:
+        """Committed events, in commit order."""
+        return list(self.tables["outbox"])
+
+
+class FakeUnitOfWork:
+    """Works on a private copy of the tables; commit swaps it in, anything else throws it away."""
+
+    def __init__(self, db: FakeDatabase) -> None:
+        self.db = db
+        self.tables: dict[str, Any] = {}
+        self.events: list[tuple[uuid.UUID, str, uuid.UUID | None, uuid.UUID | None, dict[str, Any]]] = []
+        self.committed = False
+
+    async def __aenter__(self) -> "FakeUnitOfWork":
+        self.tables = copy.deepcopy(self.db.tables)
+        self.events = []
+        self.committed = False
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        if not self.committed:
+            self.db.rollbacks += 1
+        self.tables, self.events = {}, []
+
+    def emit(self, event_type: str, user_id: uuid.UUID, aggregate_id: uuid.UUID,
+             payload: dict[str, Any] | None = None) -> uuid.UUID:
+        event_id = uuid.uuid4()
+        self.events.append((event_id, event_type, user_id, aggregate_id, dict(payload or {})))
+        return event_id
+
+    async def commit(self) -> None:
+        if self.db.fail_next_commit is not None:
+            exc, self.db.fail_next_commit = self.db.fail_next_commit, None
+            raise exc
+        outbox = self.tables["outbox"]
+        for event_id, event_type, user_id, aggregate_id, payload in self.events:
+            outbox.append(EmittedEvent(len(outbox) + 1, event_id, event_type, user_id, aggregate_id, payload))
+        self.db.tables = self.tables
+        self.tables = copy.deepcopy(self.tables)
+        self.events = []
+        self.committed = True
+        self.db.commits += 1
+
+    async def rollback(self) -> None:
+        self.tables = copy.deepcopy(self.db.tables)
+        self.events = []
+
+    @property
+    def activities(self) -> FakeActivities:
+        return FakeActivities(self.tables)
+
+
+__all__ = ["EmittedEvent", "FakeActivities", "FakeDatabase", "FakePurges", "FakeSamples", "FakeUnitOfWork",
+           "FakeWorkouts"]
