@@ -58,7 +58,7 @@ class UnitOfWork(Protocol):
 
     activities: ActivityRepository
     users: Any        # services.ports.UserRepository (accounts)
-    live: Any         # services.ports.LiveRepository (live workouts)
+    live: LiveRepository
     goals: Any        # services.ports.GoalRepository (progress)
     stats: Any        # services.ports.StatsRepository (progress)
     outbox: Any       # services.ports.OutboxRepository (event delivery)
@@ -122,18 +122,115 @@ class Purges(Protocol):
 # ---------------------------------------------------------------------------------------------- actors (gateway)
 
 class WorkoutShards(Protocol):
-    """The live-workout actors, reached through actors.gateway (errors arrive as StrideError subclasses)."""
+    """The live-workout actors (actors.gateway.WorkoutShardsGateway). Every method returns a plain body and raises
+    domain errors: NotFound (no such live workout of this user, or it already ended), Conflict (a batch too far
+    ahead of the acknowledged ones), Invalid (points outside the workout's time span), TooLarge (the workout's
+    point cap), Unavailable (Cassandra/Postgres down, or the shard restarting: retry)."""
 
     async def ingest(self, activity_id: uuid.UUID, user_id: uuid.UUID, seq: int, track: Track,
-                     absolute: bool) -> Row: ...
+                     absolute: bool) -> Row:
+        """Store batch `seq` durably (Cassandra) and only then acknowledge it: {acked_seq, missing, highest_seq,
+        duplicate, metrics}. A batch already stored is acknowledged again with duplicate=True, not written twice.
+        `absolute`: `track.t` holds epoch seconds (the shard subtracts the workout's start)."""
 
-    async def set_paused(self, activity_id: uuid.UUID, user_id: uuid.UUID, paused: bool) -> Row: ...
+    async def set_paused(self, activity_id: uuid.UUID, user_id: uuid.UUID, paused: bool) -> Row:
+        """Manual pause/resume at the latest sample time; returns the live metrics."""
 
-    async def metrics(self, activity_id: uuid.UUID, user_id: uuid.UUID) -> Row: ...
+    async def metrics(self, activity_id: uuid.UUID, user_id: uuid.UUID) -> Row:
+        """The live metrics (the session is rebuilt from storage if its shard restarted)."""
 
-    async def finish(self, activity_id: uuid.UUID, user_id: uuid.UUID) -> Row: ...
+    async def finish(self, activity_id: uuid.UUID, user_id: uuid.UUID) -> Row:
+        """Process every stored sample with the upload's code path and save the activity: {activity_id}.
+        The janitor calls this for idle sessions no shard holds (a shard finishes the idle sessions it holds
+        itself): it raises NotFound when the workout is not live any more (it used to return {"status": 404})."""
 
-    async def discard(self, activity_id: uuid.UUID, user_id: uuid.UUID) -> Row: ...
+    async def discard(self, activity_id: uuid.UUID, user_id: uuid.UUID) -> Row:
+        """Throw a live workout away (row, share links, samples): {activity_id}."""
+
+    async def end_user(self, user_id: uuid.UUID) -> list[uuid.UUID]:
+        """Account erasure, step 1 of 3: reach every shard; each closes the user's live sessions under their locks
+        (an in-flight batch finishes first), refuses every later call for that user, and announces "discarded" to
+        the workouts' sockets. Returns the ids of the live workouts that were open in memory.
+
+        The erasure (accounts) must then, in this order:
+        2. in its Postgres transaction, queue a purge of every activity of the user whose `sample_buckets` is not
+           empty (`INSERT INTO sample_purges ... SELECT activity_id, sample_buckets FROM activities WHERE user_id`):
+           live workouts are included, because a live row records the sample partitions it writes to before it
+           writes there (LiveRepository.record_buckets; status 'live' rows start with [0]); then delete the user
+           (live_sessions and live_shares go with it by ON DELETE CASCADE);
+        3. after the commit, drain the purge queue (or leave it to the janitor), delete the Redis keys `u:{user_id}:*`
+           (the live metrics key is `u:{user_id}:live:{activity_id}`), and publish the account_deleted revocation
+           on `stride:revocations` (see LiveFeed) so every replica closes the user's sockets.
+        Calling end_user before the delete matters: after it returns no shard writes a sample of that user again,
+        so the purge cannot race a late batch. Idempotent; raises Unavailable if a shard cannot be reached."""
+
+
+# ---------------------------------------------------------------------------------------------- live workouts
+
+class LiveRepository(Protocol):
+    """Live workouts in Postgres: the `activities` row (status 'live' until finished, request_hash 'live'), its
+    `live_sessions` row (pause events, last activity) and its `live_shares` (read-only follow links)."""
+
+    async def create(self, activity_id: uuid.UUID, user_id: uuid.UUID, sport: str, start_time: dt.datetime,
+                     client_id: str | None) -> bool:
+        """Insert the live activity (sample_buckets [0]) and its session; False if a twin (same id, or same user +
+        client id) exists."""
+
+    async def get(self, activity_id: uuid.UUID) -> Row | None:
+        """{activity_id, user_id, type, start_time, pauses, sample_buckets} of a live activity; None if missing or
+        no longer live. `pauses` is [{"type": "pause" | "resume", "t": seconds from start}, ...] in order."""
+
+    async def save_pauses(self, activity_id: uuid.UUID, pauses: Sequence[Row]) -> None:
+        """Persist the pause/resume events (and mark the session active now)."""
+
+    async def record_buckets(self, activity_id: uuid.UUID, buckets: Sequence[int]) -> None:
+        """Record the sample partitions a live workout writes to, BEFORE writing there: what discard and account
+        erasure purge for a workout that never finished."""
+
+    async def touch(self, activity_ids: Sequence[uuid.UUID]) -> None:
+        """These sessions were active just now (idle detection survives a shard restart)."""
+
+    async def idle(self, idle_s: float, limit: int = 100) -> list[Row]:
+        """{activity_id, user_id} of live sessions not active for idle_s seconds, oldest first."""
+
+    async def end(self, activity_id: uuid.UUID) -> None:
+        """The workout ended (finished or discarded): revoke its share links and drop the session row."""
+
+    async def create_share(self, activity_id: uuid.UUID, user_id: uuid.UUID, token_hash: bytes) -> Row:
+        """A new share link: {share_id, created_at}. Only the token's sha256 is stored."""
+
+    async def revoke_share(self, activity_id: uuid.UUID, share_id: uuid.UUID) -> bool:
+        """Revoke one link of an activity; False if there is no such link."""
+
+    async def share_target(self, token_hash: bytes) -> Row | None:
+        """{share_id, activity_id, user_id} a live, unrevoked share token opens; None otherwise."""
+
+
+class LiveFeed(Protocol):
+    """The Redis side of live workouts: the latest metrics of each workout (a key under the owner's prefix,
+    `u:{user_id}:live:{activity_id}`) and the pub/sub fan-out to sockets on any replica (channel
+    `live:{activity_id}`). Best effort: Redis holds nothing that is not elsewhere, so a failure is logged, never
+    raised.
+
+    Socket revocations travel on the channel `stride:revocations` as JSON; every replica's socket hub closes what
+    matches within seconds:
+    - accounts publishes `{"user_id": "...", "session_id": "..." | null, "reason": "logout" | "refresh_reuse" |
+      "account_deleted"}` (session_id null = every session of the user; account_deleted also closes the sockets of
+      people following that user's workouts);
+    - live publishes `{"share_id": "...", "activity_id": "...", "reason": "share_revoked"}` (announce_share_revoked).
+    Pub/sub is at most once: each hub also re-checks its sockets' credentials every `live_ws_recheck_s`."""
+
+    async def latest(self, user_id: uuid.UUID, activity_id: uuid.UUID) -> Row | None:
+        """The last published metrics of a workout, if Redis has them."""
+
+    async def publish(self, user_id: uuid.UUID, activity_id: uuid.UUID, message: Row) -> None:
+        """Store `message` as the latest metrics and publish it to the workout's sockets."""
+
+    async def announce_end(self, user_id: uuid.UUID, activity_id: uuid.UUID, how: str) -> None:
+        """The workout ended (`how`: finished | discarded): drop its latest metrics and tell its sockets."""
+
+    async def announce_share_revoked(self, share_id: uuid.UUID, activity_id: uuid.UUID) -> None:
+        """A share link was revoked: sockets opened with it close."""
 
 
 class StatsShards(Protocol):
