@@ -104,6 +104,30 @@ def _decoder(encoding: str) -> _Decoder | None:
     return None
 
 
+async def _linger(receive: Receive, limit: int, seconds: float = 5.0) -> None:
+    """After an early refusal, read and discard up to `limit` more bytes (for at most `seconds`) so a client that
+    sends its whole body before reading the answer gets the 413 instead of a reset connection (nginx's lingering
+    close). Nothing is kept; a bigger or slower body is cut off."""
+    import asyncio
+
+    drained = 0
+
+    async def drain() -> None:
+        nonlocal drained
+        while drained <= limit:
+            message = await receive()
+            if message["type"] != "http.request":
+                return
+            drained += len(message.get("body", b""))
+            if not message.get("more_body", False):
+                return
+
+    try:
+        await asyncio.wait_for(drain(), seconds)
+    except asyncio.TimeoutError:
+        pass
+
+
 def _error_body(code: str, message: str) -> bytes:
     return json.dumps({"error": {"code": code, "message": message, "details": None}}).encode()
 
@@ -145,6 +169,7 @@ class RequestBodyMiddleware:
         decoder = _decoder(encoding)
         if length is not None and length.isdigit() and int(length) > cap:
             await self._respond(send, _Refusal(413, "payload_too_large", f"request body over {cap} bytes"))
+            await _linger(receive, cap)
             return
         if decoder is None:
             await self._respond(send, _Refusal(415, "unsupported_media_type",
@@ -174,7 +199,7 @@ class RequestBodyMiddleware:
                 if raw > cap:
                     raise _Refusal(413, "payload_too_large", f"request body over {cap} bytes")
                 out = decoder.feed(chunk, cap - decoded)
-                if not message.get("more_body", False):
+                if decoded + len(out) <= cap and not message.get("more_body", False):
                     out += decoder.finish(cap - decoded - len(out))
                 decoded += len(out)
                 if decoded > cap:
@@ -200,6 +225,8 @@ class RequestBodyMiddleware:
             await send(message)
 
         await self.app(scope, counted, guarded_send)
+        if refused:
+            await _linger(receive, cap)
 
     def _ws_receive(self, receive: Receive, send: Send) -> Receive:
         limit = self.caps.ws_message_bytes

@@ -78,6 +78,7 @@ def make_test_settings(**overrides: object) -> Settings:
                 # tests/e2e/conftest.py logs in from random loopback source addresses, 127.x.y.z, so per-IP login
                 # buckets do not collide; the few logins from the default 127.0.0.1 share one bucket)
                 rate_login_account_capacity=5, rate_login_account_refill_per_s=0.05,
+                max_body_bytes=8 * 1024 * 1024,  # small enough for tests/e2e/test_limits.py to pass it cheaply
                 rate_login_ip_capacity=30, rate_login_ip_refill_per_s=0.5,
                 rate_api_capacity=300, rate_api_refill_per_s=5.0)
     base.update(overrides)
