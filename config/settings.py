@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import warnings
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -74,7 +75,12 @@ class Settings(BaseSettings):
     http_port: int = 8000
     ray_address: str = "auto"
     ray_namespace: str = "stride"
-    api_replicas: int = 1
+    # Serve replicas of the API: one per core of the deploying machine by default (a replica is one Python process,
+    # so one core of CPU-bound work at most); with api_max_replicas above it, Serve autoscales between the two
+    api_replicas: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+    api_max_replicas: int = Field(0, ge=0)  # 0: a fixed number of replicas (api_replicas)
+    api_target_ongoing_requests: float = Field(16, gt=0)  # autoscaling target per replica
+    api_replica_cpus: float = Field(1.0, ge=0)  # Ray CPUs reserved per replica
     api_max_ongoing_requests: int = 64
     workout_shards: int = 2
     stats_shards: int = 2

@@ -66,6 +66,12 @@ class StrideAPI:
 def build_app(settings: Settings, topology: Topology | None = None) -> serve.Application:
     """The bound Serve application for a settings object and an actor topology (default: the one the settings
     and this code imply, which `python -m actors.topology` or `serve_app.deploy` creates)."""
+    scaling: dict[str, Any] = {"num_replicas": settings.api_replicas}
+    if settings.api_max_replicas > settings.api_replicas:
+        scaling = {"autoscaling_config": {"min_replicas": settings.api_replicas,
+                                          "max_replicas": settings.api_max_replicas,
+                                          "target_ongoing_requests": settings.api_target_ongoing_requests}}
     return StrideAPI.options(  # type: ignore[attr-defined,no-any-return]
-        num_replicas=settings.api_replicas, max_ongoing_requests=settings.api_max_ongoing_requests
+        max_ongoing_requests=settings.api_max_ongoing_requests,
+        ray_actor_options={"num_cpus": settings.api_replica_cpus}, **scaling,
     ).bind(settings, topology or Topology.for_settings(settings))
