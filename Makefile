@@ -1,4 +1,4 @@
-.PHONY: up down status test bench logs unit
+.PHONY: up down status test bench logs unit lint
 SHELL := /bin/bash
 
 up:      ## install what is missing, start every service and the Serve app on :8000
@@ -12,6 +12,9 @@ status:  ## one line per service
 
 test:    ## set-up, then the whole test suite
 	@cluster/test.sh $(ARGS)
+
+lint:    ## ruff (lint + format), mypy (strict on domain/services/storage/actors), import-linter layer contracts
+	@cluster/lint.sh
 
 unit:    ## pure unit tests only (no services)
 	@.venv/bin/python -m pytest tests/unit -q
