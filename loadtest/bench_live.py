@@ -26,13 +26,11 @@ import asyncio
 import contextlib
 import json
 import math
-import os
 import random
 import statistics
 import time
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -40,7 +38,7 @@ import numpy as np
 
 from config.settings import Settings
 from domain.track import Track
-from loadtest.harness import percentile, register, write_result
+from loadtest.harness import cpu_sample, percentile, register, wait_for_quiet, write_result
 
 P99_LIMIT_MS = 1000.0
 # httpx/httpcore scans its whole pool on every request: one client with hundreds of connections in use costs ~5x the
@@ -159,102 +157,6 @@ async def end_all(client: httpx.AsyncClient, pool: Pool, how: str, concurrency: 
     return {"how": how, "n": len(pool.workouts), "ok": len(latencies), "errors": errors,
             "duration_s": round(time.monotonic() - began, 1), "p50_ms": _r(percentile(latencies, 50)),
             "p99_ms": _r(percentile(latencies, 99))}
-
-
-# ---------------------------------------------------------------------------------------------- who uses the CPU
-
-def _ours() -> set[int]:
-    """Pids of this stack (the services in .state/pids, this Ray session's processes and their children, HAProxy)."""
-    import psutil
-
-    root = Path(__file__).resolve().parent.parent
-    ray_tmp = os.environ.get("RAY_TMP", "/tmp/stride-ray")
-    haproxy_dir = os.environ.get("STRIDE_HAPROXY_DIR", "/tmp/stride-haproxy")
-    seeds: set[int] = set()
-    for f in (root / ".state" / "pids").glob("*.pid"):
-        with contextlib.suppress(Exception):
-            seeds.add(int(f.read_text().split()[0]))
-    for p in psutil.process_iter(["pid", "cmdline"]):
-        cmd = " ".join(p.info["cmdline"] or [])
-        if ray_tmp in cmd or haproxy_dir in cmd:
-            seeds.add(p.info["pid"])
-    ours = set(seeds)
-    for pid in seeds:
-        with contextlib.suppress(Exception):
-            ours.update(c.pid for c in psutil.Process(pid).children(recursive=True))
-    return ours
-
-
-def _group(proc: Any, ours: set[int]) -> str:
-    """A readable name for a process; processes outside this stack are prefixed 'OTHER: '."""
-    try:
-        name = proc.name()
-        cmd = " ".join(proc.cmdline())
-    except Exception:  # noqa: BLE001 - the process went away
-        return "gone"
-    if proc.pid == os.getpid():
-        return "load generator (this process)"
-    label = name[:40]
-    if "java" in name and "cassandra" in cmd.lower():
-        label = "cassandra"
-    elif "java" in name and "maven" in cmd.lower():
-        label = "maven (java)"
-    else:
-        for key, text in (("ServeReplica", "serve replica (FastAPI app)"), ("WorkoutShard", "ray WorkoutShard actors"),
-                          ("StatsShard", "ray StatsShard actors"), ("ProxyActor", "serve proxy"),
-                          ("ServeController", "serve controller"), ("raylet", "raylet"), ("gcs_server", "ray gcs"),
-                          ("haproxy", "haproxy"), ("HAProxy", "haproxy manager"), ("postgres", "postgres"),
-                          ("redis", "redis"), ("locust", "locust"), ("pytest", "pytest")):
-            if key in name or key in cmd:
-                label = text
-                break
-        else:
-            if name.startswith("ray::"):
-                label = f"ray actor {name[5:40]}"
-    return label if proc.pid in ours else f"OTHER: {label}"
-
-
-async def cpu_sample(seconds: float = 3.0) -> dict[str, Any]:
-    """CPU % per process group over `seconds` (100 % = one core), like `top`, plus the whole machine and how much
-    of it went to processes outside this stack and this generator (another test session, a build...)."""
-    import psutil
-
-    ours = _ours()
-    procs = list(psutil.process_iter())
-    for p in procs:
-        with contextlib.suppress(Exception):
-            p.cpu_percent(None)
-    psutil.cpu_percent(None)
-    await asyncio.sleep(seconds)
-    groups: dict[str, float] = {}
-    for p in procs:
-        try:
-            pct = p.cpu_percent(None)
-        except Exception:  # noqa: BLE001
-            continue
-        if pct > 0:
-            g = _group(p, ours)
-            groups[g] = groups.get(g, 0.0) + pct
-    machine = psutil.cpu_percent(None)
-    top = sorted(groups.items(), key=lambda kv: -kv[1])[:12]
-    other = sum(v for k, v in groups.items() if k.startswith("OTHER: "))
-    return {"machine_busy_pct": machine, "cores": psutil.cpu_count(), "other_processes_pct_of_one_core": round(other, 1),
-            "load_avg_1m": round(os.getloadavg()[0], 2),
-            "by_process_pct_of_one_core": {k: round(v, 1) for k, v in top}}
-
-
-async def wait_for_quiet(max_wait_s: float, limit_pct: float = 30.0) -> dict[str, Any]:
-    """Wait (up to max_wait_s) until processes outside this stack use under limit_pct of a core: another test session
-    or a build on the same small machine would otherwise be measured as server slowness."""
-    began = time.monotonic()
-    sample: dict[str, Any] = {}
-    while True:
-        sample = await cpu_sample(2.0)
-        waited = time.monotonic() - began
-        if sample["other_processes_pct_of_one_core"] < limit_pct or waited >= max_wait_s:
-            return {"waited_s": round(waited, 1), "quiet": sample["other_processes_pct_of_one_core"] < limit_pct,
-                    "other_processes_pct_of_one_core": sample["other_processes_pct_of_one_core"]}
-        await asyncio.sleep(3.0)
 
 
 # ---------------------------------------------------------------------------------------------- one step
