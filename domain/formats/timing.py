@@ -5,6 +5,7 @@ mean speed (DEFAULT_ROUTE_SPEED_MPS when fewer than two are timed), clipped to 1
 pause; a new track/segment starts after a SEGMENT_BREAK_S pause, so the jump between separate logs is not
 distance. The clock is anchored so the first timed point keeps its time.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -23,8 +24,9 @@ def _timed_speed(t: np.ndarray, d: np.ndarray) -> float:
     return DEFAULT_ROUTE_SPEED_MPS
 
 
-def fill_times(t: np.ndarray, lat: np.ndarray, lng: np.ndarray,
-               segment: np.ndarray | None = None) -> tuple[np.ndarray, bool]:
+def fill_times(
+    t: np.ndarray, lat: np.ndarray, lng: np.ndarray, segment: np.ndarray | None = None
+) -> tuple[np.ndarray, bool]:
     """(times, all_timed): the given times when every point has one, else synthetic times (module docstring)."""
     timed = np.isfinite(t)
     if timed.all():

@@ -1,4 +1,5 @@
 """The fixture set-up itself: every pinned file is there and verified; a tampered or unlisted file fails loudly."""
+
 import shutil
 
 import pytest

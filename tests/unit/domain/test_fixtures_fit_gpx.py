@@ -1,4 +1,5 @@
 """The real ride recorded as FIT and exported as GPX: both give the same figures, and match the device's totals."""
+
 from datetime import datetime, timezone
 
 import numpy as np
@@ -37,8 +38,20 @@ def test_both_files_decode_to_the_same_ride(fit, gpx):
     assert fit.track.has("power") and not gpx.track.has("power")  # Garmin's GPX export drops power
 
 
-@pytest.mark.parametrize("key", ["distance_m", "elapsed_s", "moving_s", "hr_avg", "hr_max", "cadence_avg",
-                                 "elevation_gain_m", "elevation_loss_m", "max_speed_mps"])
+@pytest.mark.parametrize(
+    "key",
+    [
+        "distance_m",
+        "elapsed_s",
+        "moving_s",
+        "hr_avg",
+        "hr_max",
+        "cadence_avg",
+        "elevation_gain_m",
+        "elevation_loss_m",
+        "max_speed_mps",
+    ],
+)
 def test_fit_and_gpx_agree_within_one_percent(fit_p, gpx_p, key):
     assert getattr(gpx_p, key) == pytest.approx(getattr(fit_p, key), rel=0.01)
 
@@ -48,11 +61,20 @@ def test_fit_and_gpx_give_the_same_route(fit_p, gpx_p):
     assert fit_p.summary_polyline == gpx_p.summary_polyline
 
 
-@pytest.mark.parametrize("key,session_key", [
-    ("distance_m", "total_distance"), ("elapsed_s", "total_elapsed_time"), ("hr_avg", "avg_heart_rate"),
-    ("hr_max", "max_heart_rate"), ("power_avg", "avg_power"), ("power_max", "max_power"),
-    ("cadence_avg", "avg_cadence"), ("elevation_gain_m", "total_ascent"), ("elevation_loss_m", "total_descent"),
-])
+@pytest.mark.parametrize(
+    "key,session_key",
+    [
+        ("distance_m", "total_distance"),
+        ("elapsed_s", "total_elapsed_time"),
+        ("hr_avg", "avg_heart_rate"),
+        ("hr_max", "max_heart_rate"),
+        ("power_avg", "avg_power"),
+        ("power_max", "max_power"),
+        ("cadence_avg", "avg_cadence"),
+        ("elevation_gain_m", "total_ascent"),
+        ("elevation_loss_m", "total_descent"),
+    ],
+)
 def test_fit_figures_match_the_devices_session_totals_within_two_percent(fit, fit_p, key, session_key):
     assert getattr(fit_p, key) == pytest.approx(fit.session_totals[session_key], rel=0.02)
 

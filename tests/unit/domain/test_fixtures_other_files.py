@@ -1,4 +1,5 @@
 """The other real files: indoor FIT with a gap, multisport FIT, TCX run with a pause, TCX ski, untimed GPX."""
+
 from datetime import datetime, timezone
 
 import gpxpy
@@ -14,6 +15,7 @@ def load(fixtures_dir):
         data = (fixtures_dir / name).read_bytes()
         parsed = parse_activity_file(data, sniff_format(data))
         return parsed, process_activity(parsed.sport, parsed.track, device_laps=parsed.laps)
+
     return _load
 
 
@@ -84,9 +86,11 @@ def test_garbage_bytes_raise_format_error(fmt):
 
 
 def test_xml_entity_expansion_is_refused():
-    bomb = (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]>'
-            b'<TrainingCenterDatabase xmlns="http://www.garmin.com/xmlschemas/TrainingCenterDatabase/v2">&b;'
-            b'</TrainingCenterDatabase>')
+    bomb = (
+        b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]>'
+        b'<TrainingCenterDatabase xmlns="http://www.garmin.com/xmlschemas/TrainingCenterDatabase/v2">&b;'
+        b"</TrainingCenterDatabase>"
+    )
     for fmt in ("tcx", "gpx"):
         with pytest.raises(FormatError):
             parse_activity_file(bomb, fmt)
