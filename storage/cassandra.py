@@ -5,10 +5,11 @@ import asyncio
 import ssl
 from typing import Any
 
-from cassandra import ConsistencyLevel, OperationTimedOut, Unavailable, WriteTimeout, ReadTimeout
+from cassandra import ConsistencyLevel, OperationTimedOut, ReadTimeout, Unavailable, WriteTimeout
 from cassandra.auth import PlainTextAuthProvider
-from cassandra.cluster import Cluster, EXEC_PROFILE_DEFAULT, ExecutionProfile, NoHostAvailable, Session
+from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable, Session
 from cassandra.policies import DCAwareRoundRobinPolicy, ExponentialReconnectionPolicy, TokenAwarePolicy
+from cassandra.query import BatchStatement, BatchType
 
 from config.settings import Settings
 from storage.errors import StorageUnavailable
@@ -90,14 +91,21 @@ class Cassandra:
             self._prepared[cql] = stmt
         return stmt
 
-    async def execute(self, statement: Any, params: Any = None, timeout: float | None = None) -> Any:
+    async def execute(self, statement: Any, params: Any = None, timeout: float | None = None) -> Any:  # noqa: ASYNC109
         """Run one statement without blocking the event loop; returns the driver's ResultSet."""
+        return await self.execute_future(statement, params, timeout)
+
+    def execute_future(self, statement: Any, params: Any = None, timeout: float | None = None) -> asyncio.Future[Any]:
+        """Send one statement now (from the event loop's thread) and return an asyncio future of its ResultSet;
+        driver failures resolve it with StorageUnavailable('cassandra'). No task is created per request."""
         loop = asyncio.get_running_loop()
+        result: asyncio.Future[Any] = loop.create_future()
         try:
-            future = self.session().execute_async(statement, params, timeout=timeout or self.settings.cassandra_request_timeout_s)
+            future = self.session().execute_async(statement, params,
+                                                  timeout=timeout or self.settings.cassandra_request_timeout_s)
         except UNAVAILABLE_ERRORS as exc:
-            raise StorageUnavailable("cassandra", type(exc).__name__) from exc
-        result: asyncio.Future = loop.create_future()
+            result.set_exception(StorageUnavailable("cassandra", type(exc).__name__))
+            return result
 
         def ok(rows: Any) -> None:
             loop.call_soon_threadsafe(_resolve, result, future, None)
@@ -106,7 +114,27 @@ class Cassandra:
             loop.call_soon_threadsafe(_resolve, result, None, exc)
 
         future.add_callbacks(ok, err)
-        return await result
+        return result
+
+    def primary_replica(self, statement: Any) -> Any:
+        """The node the token-aware policy tries first for a bound statement (its partition's first replica in the
+        local DC's ring order), or None when its routing key or the token map is unknown."""
+        key = getattr(statement, "routing_key", None)
+        if key is None:
+            return None
+        metadata = self.session().cluster.metadata
+        if metadata.token_map is None:
+            return None
+        replicas = metadata.get_replicas(self.keyspace, key)
+        return replicas[0] if replicas else None
+
+    @staticmethod
+    def unlogged_batch(statements: list[Any]) -> Any:
+        """One UNLOGGED batch of bound statements (routed, token-aware, by its first statement's partition)."""
+        batch = BatchStatement(batch_type=BatchType.UNLOGGED)
+        for statement in statements:
+            batch.add(statement)
+        return batch
 
     async def ping(self) -> None:
         """Raise StorageUnavailable unless the cluster answers a query."""
@@ -120,7 +148,7 @@ class Cassandra:
         self._prepared.clear()
 
 
-def _resolve(result: asyncio.Future, future: Any, exc: BaseException | None) -> None:
+def _resolve(result: asyncio.Future[Any], future: Any, exc: BaseException | None) -> None:
     if result.done():
         return
     if exc is None:
