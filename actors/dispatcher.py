@@ -1,34 +1,146 @@
-"""EventDispatcher: delivers outbox events to their consumers at least once, in commit order per user.
+"""EventDispatcher: delivers outbox events to their consumers, at least once, with per-consumer delivery state.
 
-Why an actor: the outbox is written in the same transaction as each change; someone must move its rows to the
-consumers and mark them done only after the consumer has durably applied them. One named, restartable actor per
-cluster polls the outbox; consumers are idempotent by event id, so a crash between apply and mark only causes a
-harmless redelivery.
+Why an actor: the outbox is written in the same transaction as each change, with one pending delivery row per
+subscribed consumer (storage/outbox.py; the catalogue and the subscriptions are in domain/events.py). Someone must
+hand those events to the consumers and mark each delivery done only after the consumer durably applied it. One
+named, restartable actor per cluster does it; its loop starts with the actor (also after Ray restarts it).
+
+Per consumer and round: select the due deliveries (never a `seq` cursor: transactions commit out of order), deliver
+them, delete the delivered ones, and count a failed attempt with exponential backoff for the others; a delivery that
+failed `outbox_max_attempts` times becomes a dead letter, which an operator inspects and replays:
+
+    python -m actors.dispatcher dead-letters                 # list them (oldest first)
+    python -m actors.dispatcher dead-letters --replay SEQ    # one event back to pending (fresh attempt count)
+    python -m actors.dispatcher dead-letters --all           # every dead letter back to pending
+    python -m actors.dispatcher backlog                      # pending and dead per consumer
+
+Consumers are idempotent by event id, so a crash between apply and mark only causes a harmless redelivery.
+`Dispatch` is the logic without Ray (unit-tested with fakes); `EventDispatcher` is the Ray actor around it.
 """
 from __future__ import annotations
 
+import argparse
 import asyncio
+import json
 import logging
+import sys
 import uuid
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, cast
 
 import ray
 
 from actors.gateway import StatsShardsGateway
 from config.settings import Settings
-from storage.postgres import Postgres
+from domain.events import SUBSCRIPTIONS, RetryPolicy
+from services.ports import Row, UnitOfWorkFactory
 
 log = logging.getLogger("stride.dispatch")
 
+Deliver = Callable[[list[Row]], Awaitable[Mapping[int, str]]]  # due rows -> failures {seq: error}
+
+
+def retry_policy(settings: Settings) -> RetryPolicy:
+    """The delivery retry policy from settings."""
+    return RetryPolicy(settings.outbox_max_attempts, settings.outbox_backoff_base_s, settings.outbox_backoff_max_s)
+
+
+class Dispatch:
+    """One delivery round per consumer (see the module docstring)."""
+
+    def __init__(self, uow: UnitOfWorkFactory, consumers: Mapping[str, Deliver], policy: RetryPolicy,
+                 batch: int = 500) -> None:
+        self.uow = uow
+        self.consumers = dict(consumers)
+        self.policy = policy
+        self.batch = batch
+        self.delivered = 0
+        self.dead = 0
+
+    async def run_once(self) -> int:
+        """Deliver one batch per consumer; returns the largest number of deliveries a consumer handled (a full
+        batch means more may be due right away)."""
+        results = await asyncio.gather(*(self.consume(name) for name in self.consumers), return_exceptions=True)
+        handled = 0
+        for name, result in zip(self.consumers, results, strict=True):
+            if isinstance(result, BaseException):
+                log.warning("dispatch to %s failed: %s", name, result)  # the outbox is unreachable: next round
+            else:
+                handled = max(handled, result)
+        return handled
+
+    async def consume(self, consumer: str) -> int:
+        """Deliver the due events of one consumer; returns how many deliveries were handled."""
+        async with self.uow() as uow:
+            rows = await uow.outbox.due(consumer, self.batch)
+        if not rows:
+            return 0
+        try:
+            failures = dict(await self.consumers[consumer](rows))
+        except Exception as exc:  # noqa: BLE001 - the consumer as a whole failed: every event is retried
+            failures = {int(r["seq"]): f"{type(exc).__name__}: {exc}" for r in rows}
+        due = {int(r["seq"]) for r in rows}
+        failures = {seq: error for seq, error in failures.items() if seq in due}
+        done = sorted(due - set(failures))
+        async with self.uow() as uow:
+            await uow.outbox.delivered(consumer, done)
+            dead = await uow.outbox.failed(consumer, failures, self.policy)
+            await uow.commit()
+        if failures:
+            log.warning("%s: %d of %d deliveries failed (first: %s)", consumer, len(failures), len(rows),
+                        next(iter(failures.values())))
+        if dead:
+            log.error("%s: events %s became dead letters after %d attempts (python -m actors.dispatcher "
+                      "dead-letters)", consumer, dead, self.policy.max_attempts)
+        self.delivered += len(done)
+        self.dead += len(dead)
+        return len(rows)
+
+
+def stats_consumer(shards: StatsShardsGateway) -> Deliver:
+    """Delivery to the stats actors: events grouped by owning shard, each group in one call; a shard that cannot
+    be reached fails its group, a shard that fails single events reports them."""
+
+    async def deliver(rows: list[Row]) -> dict[int, str]:
+        groups: dict[int, list[Row]] = {}
+        for row in rows:
+            if row["user_id"] is not None:
+                groups.setdefault(shards.owner_index(row["user_id"]), []).append(_event(row))
+        results = await asyncio.gather(*(shards.apply_events(i, evs) for i, evs in groups.items()),
+                                       return_exceptions=True)
+        failures: dict[int, str] = {}
+        for (index, events), result in zip(groups.items(), results, strict=True):
+            if isinstance(result, BaseException):
+                failures.update({int(e["seq"]): f"stats shard {index}: {result}" for e in events})
+            else:
+                failures.update({int(f["seq"]): str(f["error"]) for f in result})
+        return failures
+
+    return deliver
+
+
+def _event(row: Row) -> Row:
+    return {"seq": row["seq"], "event_id": str(row["event_id"]), "event_type": row["event_type"],
+            "user_id": str(row["user_id"]), "aggregate_id": str(row["aggregate_id"] or row["user_id"])}
+
+
 @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)
 class EventDispatcher:
-    """Polls undispatched stats events and hands them to the owning StatsShard."""
+    """The Ray actor running `Dispatch` in a loop from its constructor."""
 
     def __init__(self, settings: Settings, stats_shards: list[Any]) -> None:
+        from storage.postgres import Postgres
+        from storage.uow import PostgresUnitOfWork
+
         self.settings = settings
-        self.pg = Postgres(settings)
-        self.shards = StatsShardsGateway(stats_shards)
-        self.delivered = 0
+        pg = Postgres(settings)
+        consumers: dict[str, Deliver] = {"stats": stats_consumer(StatsShardsGateway(stats_shards))}
+        missing = set(SUBSCRIPTIONS) - set(consumers)
+        if missing:  # a subscribed consumer without a delivery function would pile up pending rows forever
+            raise RuntimeError(f"no delivery function for subscribed consumers {sorted(missing)}")
+        uow = cast(UnitOfWorkFactory, lambda: PostgresUnitOfWork(pg))
+        self.dispatch = Dispatch(uow, consumers, retry_policy(settings),
+                                 settings.dispatch_batch)
         # the loop starts with the actor (also after a restart by Ray), not with the first call
         self._task = asyncio.get_running_loop().create_task(self._loop())
 
@@ -36,49 +148,62 @@ class EventDispatcher:
         """Liveness."""
         return "ok"
 
+    async def counters(self) -> dict[str, int]:
+        """Deliveries done and dead-lettered since this actor started."""
+        return {"delivered": self.dispatch.delivered, "dead": self.dispatch.dead}
+
     async def _loop(self) -> None:
         while True:
             try:
-                moved = await self.dispatch_once()
-            except Exception as exc:  # noqa: BLE001 - a consumer or the database is down: retry
-                log.warning("dispatch failed: %s", exc)
-                moved = 0
-            if moved < self.settings.dispatch_batch:
+                handled = await self.dispatch.run_once()
+            except Exception as exc:  # never let the loop die; the next round retries
+                log.exception("dispatch round failed: %s", exc)
+                handled = 0
+            if handled < self.settings.dispatch_batch:
                 await asyncio.sleep(self.settings.dispatch_interval_s)
 
-    async def dispatch_once(self) -> int:
-        """Deliver one batch of pending events; returns how many were marked dispatched."""
-        from actors.stats_shard import STATS_EVENTS
 
-        async with self.pg.connection() as conn:
-            cur = await conn.execute(
-                "SELECT seq, event_id, event_type, user_id, aggregate_id FROM outbox WHERE dispatched_at IS NULL"
-                " AND event_type = ANY(%s) ORDER BY seq LIMIT %s", (list(STATS_EVENTS), self.settings.dispatch_batch),
-            )
-            rows = await cur.fetchall()
-        if not rows:
+# ---------------------------------------------------------------------------------------------- operator CLI
+
+async def _cli(args: argparse.Namespace, settings: Settings) -> int:
+    from storage.postgres import Postgres
+    from storage.uow import PostgresUnitOfWork
+
+    pg = Postgres(settings)
+    try:
+        async with PostgresUnitOfWork(pg) as uow:
+            if args.command == "backlog":
+                print(json.dumps(await uow.outbox.backlog(), indent=2, sort_keys=True))
+                return 0
+            if args.replay is not None or args.all:
+                n = await uow.outbox.replay(None if args.all else args.replay, args.consumer)
+                await uow.commit()
+                print(f"{n} dead letter(s) back to pending")
+                return 0 if n or args.all else 1
+            for row in await uow.outbox.dead_letters(args.limit, args.consumer):
+                print(json.dumps({k: (str(v) if isinstance(v, uuid.UUID) or hasattr(v, "isoformat") else v)
+                                  for k, v in row.items()}, sort_keys=True))
             return 0
-        groups: dict[int, list[dict[str, Any]]] = {}
-        for row in rows:
-            if row["user_id"] is None:
-                continue
-            groups.setdefault(self.shards.owner_index(row["user_id"]), []).append(_event(row))
-        results = await asyncio.gather(*(self.shards.apply_events(i, evs) for i, evs in groups.items()),
-                                       return_exceptions=True)
-        done = [row["seq"] for row in rows if row["user_id"] is None]
-        for (i, evs), result in zip(groups.items(), results):
-            if isinstance(result, BaseException):
-                log.warning("stats shard %d failed: %s; its events will be redelivered", i, result)
-            else:
-                done += [e["seq"] for e in evs]
-        if done:
-            async with self.pg.connection() as conn:
-                await conn.execute("UPDATE outbox SET dispatched_at = now(), attempts = attempts + 1 WHERE seq = ANY(%s)",
-                                   (done,))
-        self.delivered += len(done)
-        return len(done)
+    finally:
+        await pg.close()
 
 
-def _event(row: dict[str, Any]) -> dict[str, Any]:
-    return {"seq": row["seq"], "event_id": str(row["event_id"]), "event_type": row["event_type"],
-            "user_id": str(row["user_id"]), "aggregate_id": str(row["aggregate_id"] or row["user_id"])}
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m actors.dispatcher dead-letters [--replay SEQ | --all] [--consumer NAME]` or `backlog`."""
+    parser = argparse.ArgumentParser(prog="python -m actors.dispatcher", description="Outbox operator commands.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    dead = sub.add_parser("dead-letters", help="list dead letters (JSON lines), or replay them")
+    group = dead.add_mutually_exclusive_group()
+    group.add_argument("--replay", type=int, metavar="SEQ", help="put one dead letter (outbox seq) back to pending")
+    group.add_argument("--all", action="store_true", help="put every dead letter back to pending")
+    dead.add_argument("--consumer", help="only this consumer's dead letters")
+    dead.add_argument("--limit", type=int, default=100)
+    sub.add_parser("backlog", help="pending deliveries and dead letters per consumer")
+    args = parser.parse_args(argv)
+    if args.command == "backlog":
+        args.replay, args.all, args.consumer = None, False, None
+    return asyncio.run(_cli(args, Settings.model_validate({})))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -102,8 +102,9 @@ class StatsShardsGateway:
     async def reload_goals(self, user_id: uuid.UUID) -> int:
         return await call(self._owner(user_id), "reload_goals", user_id, what="stats")  # type: ignore[no-any-return]
 
-    async def apply_events(self, index: int, events: list[dict[str, Any]]) -> int:
-        """Hand a batch of events (already grouped by owner) to shard `index`."""
+    async def apply_events(self, index: int, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Hand a batch of events (already grouped by owner) to shard `index`; returns the failed ones
+        [{seq, event_id, error}]."""
         return await call(self.handles[index], "apply_events", events, what="stats")  # type: ignore[no-any-return]
 
     async def ping_all(self, timeout_s: float) -> None:

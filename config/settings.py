@@ -127,6 +127,18 @@ class Settings(BaseSettings):
     stats_resident_users: int = 20_000  # per shard; others are reloaded from their checkpoint
     dispatch_interval_s: float = 0.2
     dispatch_batch: int = 500
+    max_goals_per_user: int = Field(100, ge=1)
+    goal_start_within_days: int = Field(5 * 366, ge=1)  # a new goal starts at most this far from today
+    goal_max_span_days: int = Field(3653, ge=1)  # end_date at most this long after start_date (10 years)
+    progress_max_span_days: int = Field(3653, ge=1)  # GET /progress: from..to at most this long (10 years)
+    stats_cache_entries_per_read: int = Field(32, ge=1)  # cached parameter variants per user and read kind
+
+    # Outbox delivery (actors/dispatcher.py, storage/outbox.py)
+    outbox_max_attempts: int = Field(10, ge=1)  # then the delivery becomes a dead letter
+    outbox_backoff_base_s: float = Field(1.0, gt=0)  # wait after the n-th failure: min(max, base * 2^(n-1))
+    outbox_backoff_max_s: float = Field(300.0, gt=0)
+    outbox_retention_s: float = Field(7 * 86400.0, gt=0)  # delivered events are pruned after this long
+    outbox_prune_batch: int = Field(1000, ge=1)
 
     @field_validator("pg_sslmode")
     @classmethod

@@ -12,11 +12,17 @@ from fastapi import Depends
 
 from serve_app.resources import Resources, get_resources
 from services.activities import ActivityService
+from services.progress import ProgressService
 
 
 def _activities() -> ActivityService:
     return get_resources().activities
 
 
+def _progress() -> ProgressService:
+    return get_resources().progress
+
+
 Res = Annotated[Resources, Depends(get_resources)]
 Activities = Annotated[ActivityService, Depends(_activities)]
+Progress = Annotated[ProgressService, Depends(_progress)]

@@ -14,12 +14,14 @@ from actors.gateway import StatsShardsGateway, WorkoutShardsGateway
 from actors.topology import Handles
 from config.settings import Settings
 from services.activities import ActivityService, Limits
+from services.progress import ProgressLimits, ProgressService
 from storage.cassandra import Cassandra
 from storage.errors import StorageUnavailable
 from storage.postgres import Postgres
 from storage.purges import PurgeQueue
 from storage.redis_store import build_redis
 from storage.samples import SampleStore
+from storage.stats_cache import RedisStatsCache
 from storage.uow import PostgresUnitOfWork
 
 
@@ -63,12 +65,23 @@ class Resources:
     def stats(self) -> StatsShardsGateway:
         return StatsShardsGateway(self.handles.stats_shards if self.handles else [])
 
+    @cached_property
+    def stats_cache(self) -> RedisStatsCache:
+        return RedisStatsCache(self.redis, self.settings.cache_ttl_s, self.settings.stats_cache_entries_per_read)
+
     # ------------------------------------------------------------------ services
 
     @cached_property
     def activities(self) -> ActivityService:
         limits = Limits(max_points=self.settings.max_points, max_span_s=self.settings.max_span_s)
         return ActivityService(self.uow, self.samples, self.purges, self.workouts, limits)
+
+    @cached_property
+    def progress(self) -> ProgressService:
+        s = self.settings
+        limits = ProgressLimits(max_goals_per_user=s.max_goals_per_user, goal_start_within_days=s.goal_start_within_days,
+                                goal_max_span_days=s.goal_max_span_days, progress_max_span_days=s.progress_max_span_days)
+        return ProgressService(self.uow, self.stats, self.stats_cache, limits)
 
     # ------------------------------------------------------------------ legacy accessors (until every area is moved)
 

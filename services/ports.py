@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Protocol
 
+from domain.events import RetryPolicy
 from domain.profile import AthleteProfile
+from domain.progress.facts import ActivityFact
 from domain.track import Track
 
 Row = dict[str, Any]
@@ -59,9 +61,9 @@ class UnitOfWork(Protocol):
     activities: ActivityRepository
     users: Any        # services.ports.UserRepository (accounts)
     live: LiveRepository
-    goals: Any        # services.ports.GoalRepository (progress)
-    stats: Any        # services.ports.StatsRepository (progress)
-    outbox: Any       # services.ports.OutboxRepository (event delivery)
+    goals: GoalRepository
+    stats: StatsRepository
+    outbox: OutboxRepository
 
     def emit(self, event_type: str, user_id: uuid.UUID, aggregate_id: uuid.UUID,
              payload: Row | None = None) -> uuid.UUID:
@@ -233,12 +235,101 @@ class LiveFeed(Protocol):
         """A share link was revoked: sockets opened with it close."""
 
 
+# ---------------------------------------------------------------------------------------------- progress
+
+class GoalRepository(Protocol):
+    """Goal definitions (Postgres `goals`); rows {goal_id, user_id, goal_type, target_value, sport, start_date,
+    end_date, created_at, updated_at}."""
+
+    async def list(self, user_id: uuid.UUID) -> list[Row]:
+        """A user's goals, oldest first."""
+
+    async def get(self, goal_id: uuid.UUID, user_id: uuid.UUID) -> Row | None:
+        """One of the user's goals; None if missing or someone else's."""
+
+    async def count_locked(self, user_id: uuid.UUID) -> int:
+        """How many goals the user has, holding a per-user lock until the transaction ends."""
+
+    async def insert(self, row: Row) -> None:
+        """A new goal."""
+
+    async def update(self, goal_id: uuid.UUID, changes: Row) -> None:
+        """Change goal_type, target_value, sport, start_date or end_date."""
+
+    async def delete(self, goal_id: uuid.UUID) -> bool:
+        """Delete a goal; False if it did not exist."""
+
+
+class StatsRepository(Protocol):
+    """What the stats actor reads and writes in Postgres (users, activities, `user_stats`, `activity_insights`)."""
+
+    async def lock_user(self, user_id: uuid.UUID) -> bool:
+        """Hold the user (shared) until the transaction ends; False when the user no longer exists."""
+
+    async def user_context(self, user_id: uuid.UUID) -> Row | None:
+        """{timezone, max_hr, resting_hr, sex, birth_year}; None if the user is gone."""
+
+    async def fact(self, activity_id: uuid.UUID) -> ActivityFact | None:
+        """The current fact of a saved activity; None once deleted (or while live)."""
+
+    async def load_checkpoint(self, user_id: uuid.UUID) -> Row | None:
+        """The last committed UserStats state."""
+
+    async def save_checkpoint(self, user_id: uuid.UUID, state: Row) -> None:
+        """Upsert the state in this transaction."""
+
+    async def save_insights(self, activity_id: uuid.UUID, insights: list[Row]) -> None:
+        """Store an activity's insights (nothing if the activity is gone)."""
+
+
+class OutboxRepository(Protocol):
+    """Delivery state of the outbox (storage/outbox.py): pending deliveries per consumer, dead letters, pruning."""
+
+    async def due(self, consumer: str, limit: int) -> list[Row]:
+        """Due deliveries with their events: {seq, attempts, event_id, event_type, user_id, aggregate_id, payload,
+        created_at}."""
+
+    async def delivered(self, consumer: str, seqs: Sequence[int]) -> None:
+        """These deliveries are done."""
+
+    async def failed(self, consumer: str, failures: Mapping[int, str], policy: RetryPolicy) -> list[int]:
+        """Count a failed attempt and back off; returns the seqs moved to the dead letters now."""
+
+    async def dead_letters(self, limit: int = 100, consumer: str | None = None) -> list[Row]:
+        """Dead letters, oldest first."""
+
+    async def replay(self, seq: int | None = None, consumer: str | None = None) -> int:
+        """Dead letters (one, or all) back to pending; returns how many."""
+
+    async def prune(self, retention_s: float, limit: int = 1000) -> int:
+        """Delete outbox rows older than the retention with nothing pending and no dead letter."""
+
+    async def backlog(self) -> dict[str, dict[str, int]]:
+        """{consumer: {pending, dead}}."""
+
+
+class StatsCache(Protocol):
+    """The read cache in front of the stats actors (Redis), holding opaque bytes per (user, read kind, params key).
+    Every call raises Unavailable when the cache is down."""
+
+    async def get(self, user_id: uuid.UUID, what: str, key: str) -> tuple[str, bytes | None]:
+        """(the user's cache version, the value cached under it or None): one round trip."""
+
+    async def put(self, user_id: uuid.UUID, what: str, key: str, version: str, value: bytes) -> None:
+        """Cache a value, unless the user's version moved on since `version` was read."""
+
+    async def invalidate(self, user_id: uuid.UUID) -> None:
+        """Bump the user's version and drop the cached values."""
+
+
 class StatsShards(Protocol):
-    """The per-user stats actors, reached through actors.gateway."""
+    """The per-user stats actors, reached through actors.gateway (domain errors arrive as raised)."""
 
-    async def read(self, user_id: uuid.UUID, what: str, params: Row | None = None) -> Any: ...
+    async def read(self, user_id: uuid.UUID, what: str, params: Row | None = None) -> Any:
+        """'stats', 'records', 'goals', 'progress' (metric, period, sport, start, end) or 'insights'."""
 
-    async def reload_goals(self, user_id: uuid.UUID) -> int: ...
+    async def reload_goals(self, user_id: uuid.UUID) -> int:
+        """Re-read the user's goals now (returns the goal_achieved events it announced)."""
 
 
 # ---------------------------------------------------------------------------------------------- CPU work

@@ -10,8 +10,10 @@ from typing import Any
 import psycopg
 
 from storage.activities import PgActivities
-from storage.outbox import Event, insert_events
+from storage.goals import PgGoals
+from storage.outbox import Event, PgOutbox, insert_events
 from storage.postgres import Postgres
+from storage.stats import PgStats
 
 
 class PostgresUnitOfWork:
@@ -73,3 +75,15 @@ class PostgresUnitOfWork:
     @property
     def activities(self) -> PgActivities:
         return PgActivities(self.conn)
+
+    @property
+    def goals(self) -> PgGoals:
+        return PgGoals(self.conn)
+
+    @property
+    def stats(self) -> PgStats:
+        return PgStats(self.conn)
+
+    @property
+    def outbox(self) -> PgOutbox:
+        return PgOutbox(self.conn)

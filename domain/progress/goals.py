@@ -5,11 +5,12 @@ created on a Wednesday counts that week's activities from Wednesday on.
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any
 
-from .periods import next_period_start, period_end, period_start
+from .periods import next_period_start, period_end, period_start, shift_periods
 from .totals import ALL, METRICS, SCALE, PeriodTotals
 
 GOAL_PERIODS: dict[str, str] = {"weekly": "week", "monthly": "month", "yearly": "year"}
@@ -19,6 +20,7 @@ GOAL_METRICS: dict[str, str] = {"distance": "distance_m", "duration": "moving_s"
 GOAL_TYPES: tuple[str, ...] = tuple(f"{p}_{m}" for p in GOAL_PERIODS for m in GOAL_METRICS)
 
 Window = tuple[date, date]  # (first day, last day), inclusive
+HISTORY_PERIODS = 260  # a goal's read shows at most its last 260 periods (5 years of weeks)
 
 
 @dataclass(frozen=True)
@@ -59,12 +61,19 @@ class Goal:
         last = period_end(d, self.period)
         return first, last if self.end_date is None else min(last, self.end_date)
 
-    def windows(self, upto: date) -> list[Window]:
-        """Every period of the goal from its start to the one holding `upto` (or its end, if earlier)."""
+    def windows(self, upto: date, limit: int | None = None) -> list[Window]:
+        """The periods of the goal from its start to the one holding `upto` (or its end, if earlier); with `limit`,
+        only the last `limit` of them (so a goal's cost does not grow with its age)."""
         stop = upto if self.end_date is None else min(upto, self.end_date)
-        out, d = [], self.start_date
+        d = self.start_date
+        if limit is not None and stop >= d:
+            with contextlib.suppress(OverflowError, ValueError):  # before year 1: the goal's own start is later
+                d = max(d, shift_periods(stop, self.period, -(max(1, limit) - 1)))
+        out: list[Window] = []
         while d <= stop:
-            out.append(self.window(d))
+            w = self.window(d)
+            if w is not None:
+                out.append(w)
             d = next_period_start(period_start(d, self.period), self.period)
         return out
 
@@ -107,13 +116,14 @@ def goal_view(goal: Goal, totals: PeriodTotals, today: date) -> dict[str, Any]:
     """The goals read shape; 'current' is the period holding today, clamped into the goal's dates."""
     end = goal.end_date or date.max
     cur = goal.window(min(max(today, goal.start_date), end))
+    assert cur is not None  # the day is clamped into the goal's dates
     now = period_view(goal, totals, cur)
     return {"goal_id": goal.goal_id, "goal_type": goal.goal_type, "sport": goal.sport,
             "target_value": goal.target_value, "period": goal.period,
             "start_date": goal.start_date.isoformat(), "end_date": goal.end_date.isoformat() if goal.end_date else None,
             "current_period_progress": now["progress"], "current_period_start": now["period_start"],
             "current_period_end": now["period_end"], "achieved": now["achieved"],
-            "history": [period_view(goal, totals, w) for w in goal.windows(min(today, end))]}
+            "history": [period_view(goal, totals, w) for w in goal.windows(min(today, end), HISTORY_PERIODS)]}
 
 
 def achieved_event(goal: Goal, totals: PeriodTotals, d: date, emitted: set[tuple[str, str]],

@@ -40,7 +40,9 @@ class GoalUpdate(BaseModel):
 
 
 class GoalPublic(BaseModel):
-    """A goal with its current period's progress and its history."""
+    """A goal with its current period's progress and its history (its last periods, at most 260). The progress
+    fields are null when the goal was just saved while its stats were momentarily unreachable (a later read has
+    them)."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -48,10 +50,27 @@ class GoalPublic(BaseModel):
     goal_type: str
     target_value: float
     period: str
+    sport: str | None = None
     start_date: dt.date
     end_date: dt.date | None
-    current_period_progress: float
-    current_period_start: dt.date
-    current_period_end: dt.date
-    achieved: bool
+    current_period_progress: float | None
+    current_period_start: dt.date | None
+    current_period_end: dt.date | None
+    achieved: bool | None
     history: list[dict[str, Any]] = []
+
+
+class ProgressPoint(BaseModel):
+    """One period of a progress series."""
+
+    period_start: dt.date
+    value: float
+
+
+class ProgressSeries(BaseModel):
+    """GET /users/{id}/progress."""
+
+    metric: str
+    period: str
+    sport: str | None
+    series: list[ProgressPoint]

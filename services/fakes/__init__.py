@@ -10,12 +10,16 @@ Per-area fakes live in their own modules (`services.fakes.activities`, ...); `Fa
 from __future__ import annotations
 
 import copy
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
+from domain.events import consumers_of, outbox_payload
 from services.fakes.activities import FakeActivities, FakePurges, FakeSamples, FakeWorkouts
+from services.fakes.progress import FakeGoals, FakeOutbox, FakeStats, FakeStatsCache, FakeStatsShards
 
 
 @dataclass
@@ -28,6 +32,7 @@ class EmittedEvent:
     user_id: uuid.UUID | None
     aggregate_id: uuid.UUID | None
     payload: dict[str, Any]
+    created_at: float = 0.0  # the database clock at commit
 
 
 @dataclass
@@ -36,10 +41,13 @@ class FakeDatabase:
 
     tables: dict[str, Any] = field(default_factory=lambda: {
         "activities": {}, "strength_sets": {}, "insights": {}, "sample_purges": {}, "profiles": {}, "outbox": [],
+        "goals": {}, "users": {}, "facts": {}, "user_stats": {}, "outbox_deliveries": {}, "outbox_dead_letters": {},
+        "outbox_seq": 0,
     })
     commits: int = 0
     rollbacks: int = 0
     fail_next_commit: BaseException | None = None
+    clock: Callable[[], float] = time.monotonic  # now(), in seconds (tests may step it)
 
     def uow(self) -> "FakeUnitOfWork":
         """A unit of work on this database (the UnitOfWorkFactory)."""
@@ -82,9 +90,17 @@ class FakeUnitOfWork:
         if self.db.fail_next_commit is not None:
             exc, self.db.fail_next_commit = self.db.fail_next_commit, None
             raise exc
-        outbox = self.tables["outbox"]
+        outbox, now = self.tables["outbox"], self.db.clock()
         for event_id, event_type, user_id, aggregate_id, payload in self.events:
-            outbox.append(EmittedEvent(len(outbox) + 1, event_id, event_type, user_id, aggregate_id, payload))
+            # as storage.outbox.insert_events: the payload only if a consumer reads it, one pending delivery per
+            # subscribed consumer (domain.events), an event type missing from the catalogue is a ValueError
+            self.tables["outbox_seq"] += 1
+            seq = self.tables["outbox_seq"]
+            outbox.append(EmittedEvent(seq, event_id, event_type, user_id, aggregate_id,
+                                       outbox_payload(event_type, payload), now))
+            for consumer in consumers_of(event_type):
+                self.tables["outbox_deliveries"][(seq, consumer)] = {"attempts": 0, "next_attempt_at": now,
+                                                                     "last_error": None}
         self.db.tables = self.tables
         self.tables = copy.deepcopy(self.tables)
         self.events = []
@@ -99,6 +115,18 @@ class FakeUnitOfWork:
     def activities(self) -> FakeActivities:
         return FakeActivities(self.tables)
 
+    @property
+    def goals(self) -> FakeGoals:
+        return FakeGoals(self.tables)
 
-__all__ = ["EmittedEvent", "FakeActivities", "FakeDatabase", "FakePurges", "FakeSamples", "FakeUnitOfWork",
-           "FakeWorkouts"]
+    @property
+    def stats(self) -> FakeStats:
+        return FakeStats(self.tables)
+
+    @property
+    def outbox(self) -> FakeOutbox:
+        return FakeOutbox(self.tables, self.db.clock)
+
+
+__all__ = ["EmittedEvent", "FakeActivities", "FakeDatabase", "FakeGoals", "FakeOutbox", "FakePurges", "FakeSamples",
+           "FakeStats", "FakeStatsCache", "FakeStatsShards", "FakeUnitOfWork", "FakeWorkouts"]

@@ -81,3 +81,17 @@ def register_and_login(api: httpx.Client, **fields: Any) -> tuple[str, dict[str,
     """(user_id, Authorization headers) of a fresh unique user."""
     account = new_account(api, **fields)
     return account.user_id, account.headers
+
+def deployed_topology(settings: Any) -> Any:
+    """The actor topology running in the session's Ray. Never recompute it with `Topology.for_settings(settings)`:
+    its version fingerprints the code, and a file edited since the session deployed gives another version."""
+    import ray
+
+    from actors.topology import PREFIX, Topology
+
+    suffix = "-dispatcher"
+    names = [a["name"] for a in ray.util.list_named_actors(all_namespaces=True)
+             if a["namespace"] == settings.ray_namespace and a["name"].startswith(f"{PREFIX}-")
+             and a["name"].endswith(suffix)]
+    assert len(names) == 1, names
+    return Topology.for_settings(settings, names[0][len(PREFIX) + 1:-len(suffix)])

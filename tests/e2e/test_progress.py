@@ -1,5 +1,6 @@
 """Progress over HTTP: events flow from the outbox to the user's stats actor; totals, streaks, records, goals,
-insights; late uploads, edits, deletes, timezones, redelivered events and a killed shard."""
+insights; late uploads, edits, deletes, timezones, redelivered events, a killed shard, a killed dispatcher and
+janitor (their loops resume with no call), bounded ranges and goal counts, ETags."""
 from __future__ import annotations
 
 import datetime as dt
@@ -13,12 +14,14 @@ import psycopg
 import pytest
 
 from config.settings import Settings
+from domain.progress.goals import goal_from_dict
 from domain.progress.user_stats import recompute
 from loadtest.synthetic import oval_run, upload_body
-from storage.progress import fact_from_row, FACT_COLUMNS, goal_from_row, GOAL_COLUMNS
-from tests.e2e.conftest import register_and_login
+from storage.goals import GOAL_COLUMNS
+from storage.stats import FACT_COLUMNS, fact_from_row
+from tests.e2e.conftest import deployed_topology, register_and_login
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def until(fetch: Callable[[], Any], ok: Callable[[Any], bool], timeout: float = 30.0) -> Any:
@@ -99,8 +102,10 @@ def test_a_late_upload_changes_its_week_the_streaks_and_the_records(api: httpx.C
 def test_deleting_a_personal_record_hands_it_to_the_next_best(api: httpx.Client, athlete) -> None:
     user_id, headers = athlete
     start = dt.datetime(2026, 9, 1, 7, 0, tzinfo=UTC)
-    slow = api.post("/activities", json=upload_body(oval_run(laps=3, speed_mps=3.0), start=start), headers=headers).json()["activity_id"]
-    fast = api.post("/activities", json=upload_body(oval_run(laps=3, speed_mps=4.0), start=start + dt.timedelta(days=1)),
+    slow = api.post("/activities", json=upload_body(oval_run(laps=3, speed_mps=3.0), start=start),
+                    headers=headers).json()["activity_id"]
+    fast = api.post("/activities", json=upload_body(oval_run(laps=3, speed_mps=4.0),
+                                                    start=start + dt.timedelta(days=1)),
                     headers=headers).json()["activity_id"]
     best = lambda: api.get(f"/users/{user_id}/records", headers=headers).json()  # noqa: E731
     r = until(best, lambda r: r.get("best_efforts", {}).get("running", {}).get("1k", {}).get("activity_id") == fast)
@@ -129,18 +134,19 @@ def test_a_redelivered_event_is_not_counted_twice(api: httpx.Client, athlete, se
     activity_id = manual(api, headers, dt.datetime.now(UTC) - dt.timedelta(hours=2), 3000)
     until(lambda: stats(api, user_id, headers), lambda s: s["lifetime_workouts"] == 1)
     with psycopg.connect(settings.pg_dsn(), autocommit=True) as conn:
-        replayed = conn.execute("UPDATE outbox SET dispatched_at = NULL WHERE aggregate_id = %s"
-                                " AND event_type = 'activity_created'", (activity_id,)).rowcount
+        replayed = conn.execute("INSERT INTO outbox_deliveries (seq, consumer) SELECT seq, 'stats' FROM outbox"
+                                " WHERE aggregate_id = %s AND event_type = 'activity_created'", (activity_id,)).rowcount
         assert replayed == 1
-        until(lambda: conn.execute("SELECT count(*) FROM outbox WHERE aggregate_id = %s AND dispatched_at IS NULL"
-                                   " AND event_type = 'activity_created'", (activity_id,)).fetchone()[0], lambda n: n == 0)
+        until(lambda: conn.execute("SELECT count(*) FROM outbox_deliveries d JOIN outbox o USING (seq)"
+                                   " WHERE o.aggregate_id = %s", (activity_id,)).fetchone()[0], lambda n: n == 0)
     s = stats(api, user_id, headers)
     assert s["lifetime_workouts"] == 1 and s["ytd_distance"] == pytest.approx(3000)
 
 
 def test_goals_track_progress_and_are_announced_once_per_period(api: httpx.Client, athlete, settings: Settings) -> None:
     user_id, headers = athlete
-    r = api.post("/goals", headers=headers, json={"user_id": user_id, "goal_type": "weekly_distance", "target_value": 10000,
+    r = api.post("/goals", headers=headers, json={"user_id": user_id, "goal_type": "weekly_distance",
+                                                  "target_value": 10000,
                                                   "start_date": "2026-09-01"})
     assert r.status_code == 201, r.text
     goal = r.json()
@@ -158,7 +164,8 @@ def test_goals_track_progress_and_are_announced_once_per_period(api: httpx.Clien
 
     def announced() -> list[str]:
         with psycopg.connect(settings.pg_dsn()) as conn:
-            rows = conn.execute("SELECT payload->>'period_start' FROM outbox WHERE user_id = %s AND event_type = 'goal_achieved'"
+            rows = conn.execute("SELECT payload->>'period_start' FROM outbox WHERE user_id = %s"
+                                " AND event_type = 'goal_achieved'"
                                 " ORDER BY seq", (user_id,)).fetchall()
         return sorted(r[0] for r in rows)
     periods = until(announced, lambda p: len(p) == 2)
@@ -173,7 +180,7 @@ def test_goals_track_progress_and_are_announced_once_per_period(api: httpx.Clien
 
 def test_goal_validation_and_other_users(api: httpx.Client, athlete) -> None:
     user_id, headers = athlete
-    other_id, other = register_and_login(api)
+    _, other = register_and_login(api)
     body = {"user_id": user_id, "goal_type": "weekly_distance", "target_value": 1000, "start_date": "2026-01-01"}
     assert api.post("/goals", json={**body, "goal_type": "daily_vibes"}, headers=headers).status_code == 422
     assert api.post("/goals", json={**body, "target_value": -1}, headers=headers).status_code == 422
@@ -198,7 +205,8 @@ def test_progress_series_is_zero_filled(api: httpx.Client, athlete) -> None:
     assert bad.status_code == 422
 
 
-def test_actor_stats_equal_a_recompute_from_the_stored_activities(api: httpx.Client, athlete, settings: Settings) -> None:
+def test_actor_stats_equal_a_recompute_from_the_stored_activities(api: httpx.Client, athlete,
+                                                                  settings: Settings) -> None:
     user_id, headers = athlete
     base = dt.datetime(2026, 7, 1, 6, 0, tzinfo=UTC)
     ids = [manual(api, headers, base + dt.timedelta(days=d * 2, hours=d), 3000 + 250 * d) for d in range(8)]
@@ -210,7 +218,8 @@ def test_actor_stats_equal_a_recompute_from_the_stored_activities(api: httpx.Cli
     with psycopg.connect(settings.pg_dsn(), row_factory=psycopg.rows.dict_row) as conn:
         facts = [fact_from_row(r) for r in conn.execute(
             f"SELECT {FACT_COLUMNS} FROM activities WHERE user_id = %s AND status = 'saved'", (user_id,)).fetchall()]
-        goals = [goal_from_row(r) for r in conn.execute(f"SELECT {GOAL_COLUMNS} FROM goals WHERE user_id = %s", (user_id,))]
+        goals = [goal_from_dict(r) for r in conn.execute(f"SELECT {GOAL_COLUMNS} FROM goals WHERE user_id = %s",
+                                                          (user_id,))]
     fresh = recompute(user_id, "Europe/Ljubljana", facts, goals)
     api_stats = stats(api, user_id, headers)
     expected = fresh.snapshot()
@@ -230,14 +239,13 @@ def test_killing_a_stats_shard_loses_and_double_counts_nothing(api: httpx.Client
     import ray
 
     from actors.gateway import shard_for
-    from actors.topology import Topology
 
     user_id, headers = athlete
     base = dt.datetime.now(UTC) - dt.timedelta(days=20)
     for d in range(5):
         manual(api, headers, base + dt.timedelta(days=d), 2000)
     until(lambda: stats(api, user_id, headers), lambda s: s["lifetime_workouts"] == 5)
-    names = Topology.for_settings(settings).stats_shards
+    names = deployed_topology(settings).stats_shards
     shard = ray.get_actor(names[shard_for(uuid.UUID(user_id), len(names))], namespace=settings.ray_namespace)
     ray.kill(shard, no_restart=False)
     for d in range(5, 10):
@@ -250,3 +258,67 @@ def test_killing_a_stats_shard_loses_and_double_counts_nothing(api: httpx.Client
     assert s["totals"]["running"]["lifetime"]["distance_m"] == pytest.approx(20000)
     time.sleep(2)  # any redelivery has happened by now
     assert stats(api, user_id, headers)["lifetime_workouts"] == 10
+
+
+def _envelope(r: httpx.Response, status: int, field: str | None = None) -> dict[str, Any]:
+    assert r.status_code == status, r.text
+    error = r.json()["error"]
+    assert error["code"] and error["message"]
+    if field is not None:
+        assert field in {d["field"] for d in error["details"]}, error
+    return error
+
+
+def test_unbounded_ranges_and_too_many_goals_are_4xx_with_the_envelope(api: httpx.Client, athlete,
+                                                                         settings: Settings) -> None:
+    """Issue 9 #8: `to=9999-12-31` was a 500; a weekly goal from year 1 cost ~1 s of the shared actor per read;
+    goals per user were unlimited."""
+    user_id, headers = athlete
+    progress = f"/users/{user_id}/progress"
+    _envelope(api.get(progress, headers=headers, params={"to": "9999-12-31"}), 422, "to")
+    _envelope(api.get(progress, headers=headers, params={"from": "0001-01-01", "to": "2026-01-01"}), 422, "from")
+    _envelope(api.get(progress, headers=headers, params={"from": "2000-01-01", "to": "2020-01-01"}), 422, "from")
+    assert api.get(progress, headers=headers, params={"from": "2017-01-01", "to": "2026-12-31"}).status_code == 200
+    body = {"user_id": user_id, "goal_type": "weekly_distance", "target_value": 1000}
+    today = dt.date.today()
+    _envelope(api.post("/goals", headers=headers, json={**body, "start_date": "0001-01-01"}), 422, "start_date")
+    _envelope(api.post("/goals", headers=headers, json={**body, "start_date": today.isoformat(),
+                                                        "end_date": "9999-12-31"}), 422, "end_date")
+    for _ in range(settings.max_goals_per_user):
+        assert api.post("/goals", headers=headers, json={**body, "start_date": today.isoformat()}).status_code == 201
+    error = _envelope(api.post("/goals", headers=headers, json={**body, "start_date": today.isoformat()}), 409)
+    assert error["code"] == "goal_limit_reached"
+    assert len(api.get(f"/users/{user_id}/goals", headers=headers).json()) == settings.max_goals_per_user
+
+
+def test_reads_carry_an_etag_and_if_none_match_answers_304(api: httpx.Client, athlete) -> None:
+    user_id, headers = athlete
+    for path in ("stats", "records", "goals", "progress"):
+        first = api.get(f"/users/{user_id}/{path}", headers=headers)
+        assert first.status_code == 200 and first.headers["ETag"].startswith('"')
+        again = api.get(f"/users/{user_id}/{path}", headers={**headers, "If-None-Match": first.headers["ETag"]})
+        assert again.status_code == 304 and again.content == b"" and again.headers["ETag"] == first.headers["ETag"]
+    before = api.get(f"/users/{user_id}/stats", headers=headers).headers["ETag"]
+    manual(api, headers, dt.datetime.now(UTC) - dt.timedelta(hours=1), 4000)
+    changed = until(lambda: api.get(f"/users/{user_id}/stats", headers={**headers, "If-None-Match": before}),
+                    lambda r: r.status_code == 200)
+    assert changed.headers["ETag"] != before and changed.json()["lifetime_workouts"] == 1
+
+
+def test_the_dispatcher_and_the_janitor_resume_their_work_after_a_ray_restart_without_any_call(
+        api: httpx.Client, athlete, settings: Settings) -> None:
+    """Issue 9 #18: the loops used to start only when something called `ping`; a restarted actor sat idle."""
+    import ray
+
+    topo = deployed_topology(settings)
+    for name in (topo.dispatcher, topo.janitor):
+        ray.kill(ray.get_actor(name, namespace=settings.ray_namespace), no_restart=False)
+    user_id, headers = athlete
+    manual(api, headers, dt.datetime.now(UTC) - dt.timedelta(hours=1), 6000)  # needs the dispatcher
+    purge = uuid.uuid4()  # a queued sample purge (of an activity whose samples are gone already): needs the janitor
+    with psycopg.connect(settings.pg_dsn(), autocommit=True) as conn:
+        conn.execute("INSERT INTO sample_purges (activity_id, buckets) VALUES (%s, %s)", (purge, [0, 1]))
+        s = until(lambda: stats(api, user_id, headers), lambda s: s["lifetime_workouts"] == 1, timeout=60)
+        assert s["ytd_distance"] == pytest.approx(6000)
+        until(lambda: conn.execute("SELECT count(*) FROM sample_purges WHERE activity_id = %s",
+                                   (purge,)).fetchone()[0], lambda n: n == 0, timeout=60)
