@@ -7,7 +7,7 @@ source "$here/env.sh"
 "$here/apt.sh" wrk   # the C load generator for cheap endpoints
 cd "$STRIDE_ROOT"
 url="http://127.0.0.1:$STRIDE_HTTP_PORT"
-for b in ${BENCHES:-bench_login bench_activities bench_reads bench_live}; do
+for b in ${BENCHES:-bench_login bench_activities bench_reads bench_live bench_cassandra}; do
   [ -f "loadtest/$b.py" ] || continue
   log "benchmark $b"
   "$PY" -m "loadtest.$b" --url "$url" "$@"

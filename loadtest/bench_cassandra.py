@@ -49,6 +49,12 @@ _INSERT = ("INSERT INTO {keyspace}.samples (activity_id, bucket, chunk, n, t, la
            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 _DELETE = "DELETE FROM {keyspace}.samples WHERE activity_id = ? AND bucket = ?"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+# the live coalescing writer's modes; replica batches bounded by Cassandra's default warn thresholds (10 partitions,
+# 5 KiB) and, for comparison, by 32 rows / 24 KiB (the node logs a warning per batch over 5 KiB)
+COALESCE_VARIANTS: list[tuple[str, dict[str, int]]] = [
+    ("none", {}), ("single", {}), ("concurrent", {}),
+    ("replica_batches", {"max_batch_rows": 10, "max_batch_bytes": 4608}),
+    ("replica_batches", {"max_batch_rows": 32, "max_batch_bytes": 24 * 1024})]
 
 
 def _r(x: float | None, nd: int = 2) -> float | None:
@@ -381,16 +387,17 @@ async def run(settings: Settings, seconds: float, reps: int, concurrencies: list
         coalesce = []
         for rep in range(reps):
             for rate in coalesce_rates:
-                for mode in ("single", "concurrent", "replica_batches"):
+                for mode, options in COALESCE_VARIANTS[:4]:
                     cell = await coalesce_cell(cas, mode, workouts=rate * 5, interval_s=5.0, seconds=max(seconds, 6.0),
-                                               server_pid=server_pid, cleanup=cleanup)
+                                               server_pid=server_pid, cleanup=cleanup, **options)
                     cell["rep"] = rep
+                    cell["variant"] = variant_name(mode, options)
                     coalesce.append(cell)
-                    print(json.dumps({k: cell[k] for k in ("mode", "offered_rows_per_s", "rows_per_s", "ack_p50_ms",
+                    print(json.dumps({k: cell[k] for k in ("variant", "offered_rows_per_s", "rows_per_s", "ack_p50_ms",
                                                            "ack_p99_ms", "client_cpu_ms_per_row")}), flush=True)
             await cleanup.run(cas)
         result["live_coalescing"] = coalesce
-        result["live_coalescing_median"] = summarise(coalesce, ("offered_rows_per_s", "mode"))
+        result["live_coalescing_median"] = summarise(coalesce, ("offered_rows_per_s", "variant"))
         if raw_seconds > 0:
             result["raw_reference"] = await raw_cassandra(settings, raw_seconds, 32, 5, 5.0, sample_cpu=False)
     finally:
@@ -401,6 +408,11 @@ async def run(settings: Settings, seconds: float, reps: int, concurrencies: list
     result["note"] = ("client and Cassandra share the machine's cores; CPU per row = CPU seconds / rows over the cell "
                       "(client: this process; server: the Cassandra JVM)")
     return result
+
+
+def variant_name(mode: str, options: dict[str, int]) -> str:
+    """`replica_batches/10rows` etc."""
+    return mode + (f"/{options['max_batch_rows']}rows" if options else "")
 
 
 def summarise(cells: list[dict[str, Any]], keys: tuple[str, ...]) -> list[dict[str, Any]]:

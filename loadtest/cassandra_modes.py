@@ -147,23 +147,30 @@ def run_modes(args: argparse.Namespace) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------- extras
 
 def connect_variant(settings: Settings, variant: str) -> Any:
-    """A storage.cassandra.Cassandra whose driver Cluster differs from build_cluster's in one option."""
+    """A storage.cassandra.Cassandra whose driver Cluster is build_cluster's with the options of `variant` applied,
+    '+'-joined: nagle (no TCP_NODELAY: the driver's own default), nodelay (TCP_NODELAY), v4 (protocol v4), lz4
+    (lz4 frame compression), no_token_aware (DC-aware round robin only)."""
+    import socket
+
     from cassandra.policies import DCAwareRoundRobinPolicy
 
     from storage.cassandra import Cassandra, build_cluster
 
     cas = Cassandra(settings)
     cluster = build_cluster(settings)
-    if variant == "v4":
-        cluster.protocol_version = 4
-    elif variant == "lz4":
-        cluster.compression = "lz4"
-    elif variant == "no_token_aware":
-        cluster.profile_manager.default.load_balancing_policy = DCAwareRoundRobinPolicy(settings.cassandra_local_dc)
-    elif variant == "no_compression":
-        cluster.compression = False
-    elif variant != "default":
-        raise ValueError(variant)
+    for option in variant.split("+"):
+        if option == "nagle":
+            cluster.sockopts = None
+        elif option == "nodelay":
+            cluster.sockopts = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+        elif option == "v4":
+            cluster.protocol_version = 4
+        elif option == "lz4":
+            cluster.compression = "lz4"
+        elif option == "no_token_aware":
+            cluster.profile_manager.default.load_balancing_policy = DCAwareRoundRobinPolicy(settings.cassandra_local_dc)
+        elif option != "default":
+            raise ValueError(option)
     cas._cluster, cas._session = cluster, cluster.connect()
     return cas
 
@@ -219,14 +226,14 @@ async def extras_cells(settings: Settings, pid: int | None, args: argparse.Names
     out["uploads_median"] = bc.summarise(out["uploads"], ("points", "chunk_size", "concurrency", "how"))
 
     # 3. client options, one Cluster each
-    variants = ["default", "v4", "no_token_aware"] + (["lz4"] if _has_lz4() else [])
+    variants = ["nagle", "nodelay", "nodelay+v4", "nodelay+no_token_aware"] + (["nodelay+lz4"] if _has_lz4() else [])
     for rep in range(reps):
         for variant in variants:
             cas = connect_variant(settings, variant)
             try:
                 if rep == 0:
                     out["token_aware"][variant] = token_aware_check(cas)
-                for shape, conc in (("live", 32), ("live", 256), ("chunk600", 32)):
+                for shape, conc in (("live", 1), ("live", 32), ("live", 256), ("chunk600", 1), ("chunk600", 32)):
                     cell = await bc.insert_cell(cas, shape, conc, args.seconds, pid, cleanup)
                     cell.update(variant=variant, rep=rep)
                     out["client_options"].append(cell)
@@ -243,18 +250,20 @@ async def extras_cells(settings: Settings, pid: int | None, args: argparse.Names
     try:
         for rep in range(reps):
             for rate in [int(r) for r in args.rates.split(",")]:
-                for mode in ("none", "single", "concurrent", "replica_batches"):
+                for mode, options in bc.COALESCE_VARIANTS:
                     cell = await bc.coalesce_cell(cas, mode, workouts=rate * 5, interval_s=5.0,
-                                                  seconds=args.coalesce_seconds, server_pid=pid, cleanup=cleanup)
+                                                  seconds=args.coalesce_seconds, server_pid=pid, cleanup=cleanup,
+                                                  **options)
                     cell["rep"] = rep
+                    cell["variant"] = bc.variant_name(mode, options)
                     out["coalescing"].append(cell)
-                    print(json.dumps({k: cell[k] for k in ("mode", "offered_rows_per_s", "rows_per_s", "ack_p50_ms",
+                    print(json.dumps({k: cell[k] for k in ("variant", "offered_rows_per_s", "rows_per_s", "ack_p50_ms",
                                                            "ack_p99_ms", "client_cpu_ms_per_row",
                                                            "server_cpu_ms_per_row", "machine_busy_pct")}), flush=True)
                 await cleanup.run(cas)
     finally:
         cas.close()
-    out["coalescing_median"] = bc.summarise(out["coalescing"], ("offered_rows_per_s", "mode"))
+    out["coalescing_median"] = bc.summarise(out["coalescing"], ("offered_rows_per_s", "variant"))
     return out
 
 

@@ -11,6 +11,7 @@ import psycopg
 
 from storage.activities import PgActivities
 from storage.goals import PgGoals
+from storage.live import PgLive
 from storage.outbox import Event, PgOutbox, insert_events
 from storage.postgres import Postgres
 from storage.stats import PgStats
@@ -75,6 +76,10 @@ class PostgresUnitOfWork:
     @property
     def activities(self) -> PgActivities:
         return PgActivities(self.conn)
+
+    @property
+    def live(self) -> PgLive:
+        return PgLive(self.conn)
 
     @property
     def goals(self) -> PgGoals:

@@ -19,6 +19,7 @@ from typing import Any
 
 from domain.events import consumers_of, outbox_payload
 from services.fakes.activities import FakeActivities, FakePurges, FakeSamples, FakeWorkouts
+from services.fakes.live import FakeLive, FakeLiveFeed
 from services.fakes.progress import FakeGoals, FakeOutbox, FakeStats, FakeStatsCache, FakeStatsShards
 
 
@@ -41,6 +42,7 @@ class FakeDatabase:
 
     tables: dict[str, Any] = field(default_factory=lambda: {
         "activities": {}, "strength_sets": {}, "insights": {}, "sample_purges": {}, "profiles": {}, "outbox": [],
+        "live_sessions": {}, "live_shares": {},
         "goals": {}, "users": {}, "facts": {}, "user_stats": {}, "outbox_deliveries": {}, "outbox_dead_letters": {},
         "outbox_seq": 0,
     })
@@ -116,6 +118,10 @@ class FakeUnitOfWork:
         return FakeActivities(self.tables)
 
     @property
+    def live(self) -> FakeLive:
+        return FakeLive(self.tables)
+
+    @property
     def goals(self) -> FakeGoals:
         return FakeGoals(self.tables)
 
@@ -128,5 +134,6 @@ class FakeUnitOfWork:
         return FakeOutbox(self.tables, self.db.clock)
 
 
-__all__ = ["EmittedEvent", "FakeActivities", "FakeDatabase", "FakeGoals", "FakeOutbox", "FakePurges", "FakeSamples",
-           "FakeStats", "FakeStatsCache", "FakeStatsShards", "FakeUnitOfWork", "FakeWorkouts"]
+__all__ = ["EmittedEvent", "FakeActivities", "FakeDatabase", "FakeGoals", "FakeLive", "FakeLiveFeed", "FakeOutbox",
+           "FakePurges", "FakeSamples", "FakeStats", "FakeStatsCache", "FakeStatsShards", "FakeUnitOfWork",
+           "FakeWorkouts"]
