@@ -3,6 +3,7 @@
 set -euo pipefail
 here="$(dirname "$0")"
 source "$here/env.sh"
+source "$here/ray-env.sh"   # the same Ray token and settings as the stack's Ray
 "$here/up.sh"
 "$here/apt.sh" wrk   # the C load generator for cheap endpoints
 cd "$STRIDE_ROOT"

@@ -15,6 +15,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.connection import Connection, ConnectionPool, SSLConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.retry import Retry as SyncRetry
 from redis.exceptions import ConnectionError as RedisConnectionError, TimeoutError as RedisTimeoutError
 
 from config.settings import Settings
@@ -116,7 +117,7 @@ def build_sync_redis(settings: Settings, db: int | None = None) -> redis.Redis:
     ssl_enabled = settings.redis_ssl
     if not ssl_enabled:
         kwargs = {k: v for k, v in kwargs.items() if not k.startswith("ssl_")}
-    return redis.Redis(ssl=ssl_enabled, **kwargs)
+    return redis.Redis(ssl=ssl_enabled, retry=SyncRetry(NoBackoff(), 0), **kwargs)
 
 
 async def ping(client: aioredis.Redis) -> None:

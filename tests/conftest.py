@@ -45,7 +45,11 @@ TEST_HAPROXY_DIR = os.environ.get("STRIDE_TEST_HAPROXY_DIR", "/tmp/stride-haprox
 RAY_ENV = {
     "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1",
     "RAY_SERVE_ENABLE_HA_PROXY": "1",
-    "RAY_SERVE_HAPROXY_BINARY_PATH": "/usr/sbin/haproxy",
+    # Serve's generated HAProxy config hardened on every start/reload (cluster/haproxy-hardened, as in ray-env.sh)
+    "RAY_SERVE_HAPROXY_BINARY_PATH": str(ROOT / "cluster" / "haproxy-hardened"),
+    "STRIDE_HAPROXY_BIN": "/usr/sbin/haproxy",
+    "STRIDE_HAPROXY_ADMIN_BIND": "127.0.0.1",
+    "STRIDE_HAPROXY_TIMEOUT_HTTP_REQUEST_S": "3",  # short, so the slow-client test is quick (make up: 10)
     "RAY_SERVE_HAPROXY_NBTHREAD": "2",
     "RAY_SERVE_HAPROXY_STATS_PORT": os.environ.get("STRIDE_TEST_HAPROXY_STATS_PORT", "57404"),
     "RAY_SERVE_HAPROXY_METRICS_PORT": os.environ.get("STRIDE_TEST_HAPROXY_METRICS_PORT", "57101"),
@@ -61,6 +65,8 @@ RAY_ENV = {
     "RAY_AUTH_TOKEN_PATH": str(RAY_TOKEN_PATH),
     # one machine: the node's address is loopback, so every Ray listener binds 127.0.0.1 (cluster/ray-env.sh)
     "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+    # Serve replicas' inter-deployment gRPC server: the node's address, not every interface (config/ray_hooks.py)
+    "RAY_RUNTIME_ENV_HOOK": "config.ray_hooks.runtime_env_hook",
     # uvicorn in Serve's proxy/replicas must not rewrite the client address from X-Forwarded-For: the app does
     # that itself, trusting only the entry HAProxy appended (serve_app.security.client_ip)
     "FORWARDED_ALLOW_IPS": "",
