@@ -77,6 +77,12 @@ class WorkoutShardsGateway:
     async def discard(self, activity_id: uuid.UUID, user_id: uuid.UUID) -> dict[str, Any]:
         return await self._call("discard", activity_id, user_id)  # type: ignore[no-any-return]
 
+    async def end_user(self, user_id: uuid.UUID) -> list[uuid.UUID]:
+        """Account erasure: every shard closes the user's sessions (services.ports.WorkoutShards.end_user);
+        Unavailable unless every shard confirmed."""
+        closed = await asyncio.gather(*(call(h, "end_user", user_id, what="live workouts") for h in self.handles))
+        return [activity_id for ids in closed for activity_id in ids]
+
     async def ping_all(self, timeout_s: float) -> None:
         """Every shard answers (for /ready)."""
         await asyncio.gather(*(call(h, "ping", timeout_s=timeout_s, what=f"workout shard {i}")

@@ -1,24 +1,32 @@
-"""One live workout inside a WorkoutShard: a plain object (a virtual actor), rebuilt from storage when needed."""
+"""One live workout inside a WorkoutShard: a plain object (a virtual actor), rebuilt from storage when needed.
+
+Pause and resume events carry the offset `t` of the latest sample when they were recorded, and every batch is
+applied with the pause state its points' times fall in (`services.live.paused_at`). Live ingestion and a rebuild
+from storage (batches + stored events, after a shard restart) therefore run the same computation and give the
+same metrics.
+"""
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
 import time
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from domain.live import LiveMetrics
 from domain.sequencing import BatchSequencer
-from domain.track import CHANNELS, Track
-
-MAX_AHEAD = 64  # batches a session buffers beyond a gap before asking the client to fill it
+from domain.track import Track
+from services.live import paused_at
 
 
 @dataclass
 class WorkoutSession:
-    """Bounded state: running metrics, the batch sequencer, batches waiting behind a gap, pause events."""
+    """Bounded state: running metrics, the batch sequencer, batches waiting behind a gap, pause events, the sample
+    partitions recorded in Postgres, and how many points are stored."""
 
     activity_id: uuid.UUID
     user_id: uuid.UUID
@@ -27,57 +35,71 @@ class WorkoutSession:
     sequencer: BatchSequencer = field(default_factory=BatchSequencer)
     metrics: LiveMetrics = field(default_factory=LiveMetrics)
     waiting: dict[int, Track] = field(default_factory=dict)
-    pauses: list[dict] = field(default_factory=list)
+    pauses: list[dict[str, Any]] = field(default_factory=list)
+    buckets: set[int] = field(default_factory=set)
+    points: int = 0
     last_seen: float = field(default_factory=time.monotonic)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     closed: bool = False
 
     def __post_init__(self) -> None:
         self.metrics.sport = self.sport
+        self.metrics.paused = self.paused
+
+    @classmethod
+    def rebuild(cls, activity_id: uuid.UUID, user_id: uuid.UUID, sport: str, start_time: dt.datetime,
+                pauses: Sequence[Mapping[str, Any]], batches: Mapping[int, Track],
+                buckets: Sequence[int] = ()) -> WorkoutSession:
+        """The session as it was before a restart: the stored pause events, then every stored batch in order."""
+        session = cls(activity_id, user_id, sport, start_time, pauses=[dict(p) for p in pauses],
+                      buckets=set(buckets))
+        for seq in sorted(batches):
+            session.accept(seq, batches[seq])
+        return session
+
+    @property
+    def paused(self) -> bool:
+        """Manually paused now (the last event is a pause)."""
+        return bool(self.pauses) and self.pauses[-1]["type"] == "pause"
 
     def accept(self, seq: int, track: Track) -> None:
         """A batch is durably stored: apply it (and any batches it unblocks) to the running metrics in order."""
         self.waiting[seq] = track
+        self.points += len(track)
         for ready in self.sequencer.record(seq):
-            self.metrics.add(self.waiting.pop(ready))
+            self._apply(self.waiting.pop(ready))
         self.last_seen = time.monotonic()
 
-    def set_paused(self, paused: bool, t: float) -> bool:
-        """Record a manual pause or resume at offset t; False if it changes nothing."""
-        if paused == self.metrics.paused:
-            return False
-        self.metrics.paused = paused
-        self.pauses.append({"type": "pause" if paused else "resume", "t": t})
-        self.last_seen = time.monotonic()
-        return True
+    def _apply(self, track: Track) -> None:
+        """Fold a batch in, each run of points with the pause state of its time."""
+        if self.pauses and len(track):
+            state = paused_at(track.t, self.pauses)
+            cuts = np.flatnonzero(np.diff(state.astype(np.int8))) + 1
+            for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, len(track)], strict=True):
+                self.metrics.paused = bool(state[lo])
+                self.metrics.add(track.take(np.arange(lo, hi)))
+        else:
+            self.metrics.add(track)
+        self.metrics.paused = self.paused
 
-    def ack(self) -> dict:
+    def pause_event(self, paused: bool) -> dict[str, Any] | None:
+        """The event a manual pause (True) or resume (False) would record now; None if it changes nothing."""
+        if paused == self.paused:
+            return None
+        return {"type": "pause" if paused else "resume", "t": float(self.metrics.last_t or 0.0)}
+
+    def record_pause(self, event: dict[str, Any]) -> None:
+        """Apply a pause/resume event once it is stored."""
+        self.pauses.append(event)
+        self.metrics.paused = self.paused
+        self.last_seen = time.monotonic()
+
+    def ack(self) -> dict[str, Any]:
         """The acknowledgement body."""
         return {"acked_seq": self.sequencer.acked, "missing": self.sequencer.missing(),
                 "highest_seq": self.sequencer.highest}
 
-
-def pause_windows(pauses: list[dict]) -> list[tuple[float, float]]:
-    """(start, end) offsets of manual pauses; an open pause runs to infinity."""
-    windows, start = [], None
-    for event in sorted(pauses, key=lambda e: e["t"]):
-        if event["type"] == "pause" and start is None:
-            start = event["t"]
-        elif event["type"] == "resume" and start is not None:
-            windows.append((start, event["t"]))
-            start = None
-    if start is not None:
-        windows.append((start, float("inf")))
-    return windows
-
-
-def join_batches(batches: dict[int, Track], pauses: list[dict]) -> Track:
-    """Every stored batch as one track, without the points recorded during manual pauses."""
-    if not batches:
-        return Track.empty()
-    ordered = [batches[s] for s in sorted(batches)]
-    track = Track(**{c: np.concatenate([getattr(b, c) for b in ordered]) for c in CHANNELS})
-    keep = np.ones(len(track), dtype=bool)
-    for start, end in pause_windows(pauses):
-        keep &= ~((track.t > start) & (track.t < end))
-    return track.take(np.flatnonzero(keep))
+    def view(self) -> dict[str, Any]:
+        """The live metrics body."""
+        return {"activity_id": str(self.activity_id), "status": "live", "sport": self.sport, **self.metrics.view(),
+                "acked_seq": self.sequencer.acked}

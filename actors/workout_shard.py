@@ -3,85 +3,73 @@
 Why an actor: a live workout is stateful (sequence numbers, running metrics, pauses) and is fed every few
 seconds; keeping that state next to its writer avoids re-reading storage per batch. One Ray process per workout
 would not scale to 100k workouts, so sessions are virtual actors: plain objects owned by one shard each, chosen by
-a stable hash. A batch is acknowledged only after Cassandra has it; a restarted shard rebuilds a session from
-Postgres and Cassandra on the next request, so an acknowledged sample is never lost.
+a stable hash (actors.gateway.shard_for). A batch is acknowledged only after Cassandra has it; a restarted shard
+rebuilds a session from Postgres and Cassandra on the next request, so an acknowledged sample is never lost.
+
+`WorkoutHost` is the shard's logic with its ports passed in (unit-tested with fakes, no Ray); `WorkoutShard` is
+the Ray actor that builds the real adapters from settings and delegates. Methods return plain bodies and raise
+domain errors (NotFound, Conflict, Invalid, TooLarge, Unavailable), re-raised on the caller's side by the gateway.
 """
 from __future__ import annotations
 
 import asyncio
-import json
+import contextlib
 import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import ray
 
-from actors.workout_session import MAX_AHEAD, WorkoutSession, join_batches
+from actors.workout_session import WorkoutSession
 from config.settings import Settings
-from domain.naming import default_name
-from domain.process import process_activity
+from domain.errors import Conflict, NotFound, TooLarge, Unavailable
 from domain.track import Track
-from services.activities import metric_changes
-from storage import activities as repo
-from storage import live as live_repo
-from storage.cassandra import Cassandra
-from storage.errors import StorageUnavailable
-from storage.postgres import Postgres
-from storage.purges import run_pending_purges
-from storage.redis_store import REDIS_ERRORS, build_redis
-from storage.samples import SampleStore, live_bucket
+from services.compute import offload as default_offload
+from services.live import LiveLimits, finished_summary, normalise_batch
+from services.ports import LiveFeed, Offload, Purges, SampleStore, UnitOfWorkFactory
+from storage.samples import live_bucket
 
 log = logging.getLogger("stride.workouts")
 
-
-def live_channel(activity_id: uuid.UUID | str) -> str:
-    """Redis pub/sub channel of a live workout's updates."""
-    return f"live:{activity_id}"
+T = TypeVar("T")
+ENDED_USER_TTL_S = 3600.0  # how long a shard refuses calls for an erased user (the rows are gone long before)
 
 
-def metrics_key(user_id: uuid.UUID | str, activity_id: uuid.UUID | str) -> str:
-    """Redis key holding a live workout's latest metrics (under the user's prefix)."""
-    return f"u:{user_id}:live:{activity_id}"
+class WorkoutHost:
+    """The live sessions of one shard and every command on them, each under its session's lock."""
 
-
-def _ok(body: Any, status: int = 200) -> dict:
-    return {"status": status, "body": body}
-
-
-def _err(status: int, message: str, **details: Any) -> dict:
-    return {"status": status, "error": message, "details": details or None}
-
-
-@ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=0, max_concurrency=1000)
-class WorkoutShard:
-    """Owns a set of live sessions; all methods return {"status", "body"} or {"status", "error"} dicts."""
-
-    def __init__(self, settings: Settings, index: int) -> None:
-        self.settings = settings
-        self.index = index
-        self.pg = Postgres(settings)
-        self.cas = Cassandra(settings)
-        self.redis = build_redis(settings)
-        self.samples = SampleStore(self.cas, settings.sample_bucket_seconds)
+    def __init__(self, uow: UnitOfWorkFactory, samples: SampleStore, feed: LiveFeed, purges: Purges,
+                 limits: LiveLimits = LiveLimits(), offload: Offload = default_offload, *,
+                 idle_finish_s: float = 7200.0) -> None:
+        self.uow = uow
+        self.samples = samples
+        self.feed = feed
+        self.purges = purges
+        self.limits = limits
+        self.offload = offload
+        self.idle_finish_s = idle_finish_s
         self.sessions: dict[uuid.UUID, WorkoutSession] = {}
-        self._loading: dict[uuid.UUID, asyncio.Future] = {}
+        self._loading: dict[uuid.UUID, asyncio.Future[WorkoutSession | None]] = {}
         self._touched: set[uuid.UUID] = set()
-        # housekeeping starts with the actor (also after a restart by Ray), not with the first call
-        self._loop_task = asyncio.get_running_loop().create_task(self._housekeeping())
-
-    async def ping(self) -> str:
-        """Liveness."""
-        return "ok"
-
-    async def stats(self) -> dict:
-        """What this shard holds (for tests and benchmarks)."""
-        return {"index": self.index, "sessions": len(self.sessions)}
+        self._ended_users: dict[uuid.UUID, float] = {}  # user id -> monotonic time until which calls are refused
 
     # ------------------------------------------------------------------ session lookup
 
-    async def _session(self, activity_id: uuid.UUID, user_id: uuid.UUID) -> WorkoutSession | None:
+    def _user_ended(self, user_id: uuid.UUID) -> bool:
+        until = self._ended_users.get(user_id)
+        if until is None:
+            return False
+        if until < time.monotonic():
+            del self._ended_users[user_id]
+            return False
+        return True
+
+    async def _session(self, activity_id: uuid.UUID, user_id: uuid.UUID) -> WorkoutSession:
+        """The caller's open session (loaded from storage if this shard does not hold it); NotFound otherwise."""
+        if self._user_ended(user_id):
+            raise NotFound("live workout")
         session = self.sessions.get(activity_id)
         if session is None:
             pending = self._loading.get(activity_id)
@@ -93,188 +81,250 @@ class WorkoutShard:
                     pending.set_result(session)
                 except BaseException as exc:
                     pending.set_exception(exc)
-                    pending.exception()  # mark retrieved
+                    pending.exception()  # retrieved: waiters get it, nobody else logs it
                     raise
                 finally:
                     self._loading.pop(activity_id, None)
             else:
                 session = await asyncio.shield(pending)
-        if session is None or session.user_id != user_id:
-            return None
+        if session is None or session.user_id != user_id or session.closed:
+            raise NotFound("live workout")
         return session
 
     async def _load(self, activity_id: uuid.UUID) -> WorkoutSession | None:
-        """Rebuild a session from Postgres (the live row, pauses) and Cassandra (every stored batch)."""
-        async with self.pg.connection() as conn:
-            row = await live_repo.get_live(conn, activity_id)
-        if row is None:
+        """Rebuild a session from Postgres (the live row, pause events) and Cassandra (every stored batch)."""
+        async with self.uow() as uow:
+            row = await uow.live.get(activity_id)
+        if row is None or self._user_ended(row["user_id"]):
             return None
-        session = WorkoutSession(activity_id, row["user_id"], row["type"], row["start_time"], pauses=list(row["pauses"]))
-        session.metrics.paused = bool(session.pauses) and session.pauses[-1]["type"] == "pause"
         batches = await self.samples.read_batches(activity_id)
-        for seq in sorted(batches):
-            session.accept(seq, batches[seq])
+        session = WorkoutSession.rebuild(activity_id, row["user_id"], row["type"], row["start_time"],
+                                         row["pauses"], batches, row.get("sample_buckets") or ())
+        missing = {live_bucket(seq) for seq in batches} - session.buckets
+        if missing:  # a workout from before buckets were recorded as they fill
+            await self._record_buckets(session, missing)
         self.sessions[activity_id] = session
         log.info("rebuilt session %s with %d batches (acked %d)", activity_id, len(batches), session.sequencer.acked)
         return session
 
+    async def _locked(self, activity_id: uuid.UUID, user_id: uuid.UUID,
+                      action: Callable[[WorkoutSession], Awaitable[T]]) -> T:
+        """Run `action` on the caller's open session under its lock (NotFound if it ended while this call waited)."""
+        session = await self._session(activity_id, user_id)
+        async with session.lock:
+            if session.closed:
+                raise NotFound("live workout")
+            return await action(session)
+
     # ------------------------------------------------------------------ commands
 
-    async def _with_session(self, activity_id: uuid.UUID, user_id: uuid.UUID,
-                            action: Callable[[WorkoutSession], Awaitable[dict]]) -> dict:
-        """Run `action` on the caller's open session under its lock: 404 if none, 503 if storage is down."""
-        try:
-            session = await self._session(activity_id, user_id)
-            if session is None:
-                return _err(404, "live workout not found")
-            async with session.lock:
-                if session.closed:  # finished or discarded while this call waited
-                    return _err(404, "live workout not found")
-                return await action(session)
-        except StorageUnavailable as exc:
-            return _err(503, f"{exc.service} unavailable", service=exc.service)
-
     async def ingest(self, activity_id: uuid.UUID, user_id: uuid.UUID, seq: int, track: Track,
-                     absolute: bool = False) -> dict:
-        """Store a batch durably, then acknowledge it; duplicates are acknowledged without storing again."""
+                     absolute: bool = False) -> dict[str, Any]:
+        """Store batch `seq` durably, then acknowledge it; a duplicate is acknowledged without storing it again."""
 
-        async def store(session: WorkoutSession) -> dict:
-            batch = track.replace(t=track.t - session.start_time.timestamp()) if absolute else track
-            if (batch.t < 0).any():
-                return {"status": 422, "error": "invalid request: points.time",
-                        "details": [{"field": "points.time", "message": "a point is before the workout start",
-                                     "type": "value_error"}]}
+        async def store(session: WorkoutSession) -> dict[str, Any]:
+            batch = normalise_batch(track, session.start_time, absolute, self.limits)
             if session.sequencer.seen(seq):
-                return _ok({**session.ack(), "duplicate": True})
-            if seq > session.sequencer.acked + MAX_AHEAD:
-                return _err(409, f"batch {seq} is too far ahead; resend the missing batches first", **session.ack())
+                return {**session.ack(), "duplicate": True}
+            if seq > session.sequencer.acked + self.limits.max_ahead:
+                raise Conflict(f"batch {seq} is too far ahead; resend the missing batches first",
+                               details=session.ack())
+            if session.points + len(batch) > self.limits.max_points:
+                raise TooLarge(f"a live workout holds at most {self.limits.max_points} points; finish it",
+                               details={"field": "points", "max": self.limits.max_points, "stored": session.points})
+            bucket = live_bucket(seq)
+            if bucket not in session.buckets:  # recorded before anything is written there: erasure can purge it
+                await self._record_buckets(session, {bucket})
             await self.samples.write_batch(activity_id, seq, batch)
             session.accept(seq, batch)
             self._touched.add(activity_id)
-            view = self._view(session)
-            await self._publish(session, view)
-            return _ok({**session.ack(), "duplicate": False, "metrics": view})
+            view = session.view()
+            await self.feed.publish(session.user_id, activity_id, {"type": "metrics", **view})
+            return {**session.ack(), "duplicate": False, "metrics": view}
 
-        return await self._with_session(activity_id, user_id, store)
+        return await self._locked(activity_id, user_id, store)
 
-    async def set_paused(self, activity_id: uuid.UUID, user_id: uuid.UUID, paused: bool) -> dict:
-        """Manual pause or resume at the latest sample time."""
+    async def _record_buckets(self, session: WorkoutSession, buckets: set[int]) -> None:
+        async with self.uow() as uow:
+            await uow.live.record_buckets(session.activity_id, sorted(buckets))
+            await uow.commit()
+        session.buckets |= buckets
 
-        async def toggle(session: WorkoutSession) -> dict:
-            if session.set_paused(paused, session.metrics.last_t or 0.0):
-                async with self.pg.connection() as conn:
-                    await live_repo.save_pauses(conn, activity_id, session.pauses)
-            view = self._view(session)
-            await self._publish(session, view)
-            return _ok(view)
+    async def set_paused(self, activity_id: uuid.UUID, user_id: uuid.UUID, paused: bool) -> dict[str, Any]:
+        """Manual pause or resume at the latest sample time (stored before it takes effect)."""
 
-        return await self._with_session(activity_id, user_id, toggle)
+        async def toggle(session: WorkoutSession) -> dict[str, Any]:
+            event = session.pause_event(paused)
+            if event is not None:
+                async with self.uow() as uow:
+                    await uow.live.save_pauses(activity_id, [*session.pauses, event])
+                    await uow.commit()
+                session.record_pause(event)
+            view = session.view()
+            await self.feed.publish(session.user_id, activity_id, {"type": "metrics", **view})
+            return view
 
-    async def metrics(self, activity_id: uuid.UUID, user_id: uuid.UUID) -> dict:
+        return await self._locked(activity_id, user_id, toggle)
+
+    async def metrics(self, activity_id: uuid.UUID, user_id: uuid.UUID) -> dict[str, Any]:
         """Current live metrics (rebuilding the session if this shard restarted)."""
 
-        async def view(session: WorkoutSession) -> dict:
-            return _ok(self._view(session))
+        async def view(session: WorkoutSession) -> dict[str, Any]:
+            return session.view()
 
-        return await self._with_session(activity_id, user_id, view)
+        return await self._locked(activity_id, user_id, view)
 
-    async def finish(self, activity_id: uuid.UUID, user_id: uuid.UUID) -> dict:
-        """Process every stored sample with the upload code path and save the activity."""
+    async def finish(self, activity_id: uuid.UUID, user_id: uuid.UUID) -> dict[str, Any]:
+        """Process every stored sample with the upload's code path (off the event loop) and save the activity."""
 
-        async def close(session: WorkoutSession) -> dict:
+        async def close(session: WorkoutSession) -> dict[str, Any]:
             await self._finalize(session)
             await self._close(session, "finished")
-            return _ok({"activity_id": str(activity_id)})
+            return {"activity_id": str(activity_id)}
 
-        return await self._with_session(activity_id, user_id, close)
+        return await self._locked(activity_id, user_id, close)
 
-    async def discard(self, activity_id: uuid.UUID, user_id: uuid.UUID) -> dict:
-        """Throw a live workout away: its row, its samples, its share links."""
+    async def discard(self, activity_id: uuid.UUID, user_id: uuid.UUID) -> dict[str, Any]:
+        """Throw a live workout away: its row and share links now, its samples right after (or by the janitor)."""
 
-        async def drop(session: WorkoutSession) -> dict:
-            buckets = list(range(live_bucket(max(session.sequencer.highest, 1)) + 1))
-            async with self.pg.connection() as conn:
-                await conn.execute("UPDATE activities SET sample_buckets = %s WHERE activity_id = %s",
-                                   (buckets, activity_id))
-                await repo.delete_activity(conn, activity_id)
+        async def drop(session: WorkoutSession) -> dict[str, Any]:
+            buckets = sorted(session.buckets | {live_bucket(max(session.sequencer.highest, 1))})
+            async with self.uow() as uow:
+                await uow.live.end(activity_id)
+                await uow.activities.delete(activity_id, buckets)  # queues the purge of those partitions
+                await uow.commit()
             await self._close(session, "discarded")
             try:
-                await run_pending_purges(self.pg, self.cas)
-            except StorageUnavailable:
-                pass  # the janitor finishes it
-            return _ok({"activity_id": str(activity_id)})
+                await self.purges.run_pending()
+            except Unavailable:
+                log.warning("sample purge of %s deferred to the janitor", activity_id)
+            return {"activity_id": str(activity_id)}
 
-        return await self._with_session(activity_id, user_id, drop)
+        return await self._locked(activity_id, user_id, drop)
 
-    async def _close(self, session: WorkoutSession, how: str) -> None:
-        session.closed = True
-        self.sessions.pop(session.activity_id, None)
-        await self._announce_end(session, how)
+    async def end_user(self, user_id: uuid.UUID) -> list[uuid.UUID]:
+        """Account erasure: close the user's sessions (after any in-flight command), refuse later calls for the user,
+        tell the sockets. Returns the ids closed (see services.ports.WorkoutShards.end_user)."""
+        self._ended_users[user_id] = time.monotonic() + ENDED_USER_TTL_S
+        closed = []
+        for session in [s for s in self.sessions.values() if s.user_id == user_id]:
+            async with session.lock:
+                if session.closed:
+                    continue
+                await self._close(session, "discarded")
+                closed.append(session.activity_id)
+        return closed
 
     async def evict(self, activity_id: uuid.UUID) -> bool:
         """Forget a session's memory (it is rebuilt from storage on next use)."""
         return self.sessions.pop(activity_id, None) is not None
 
-    # ------------------------------------------------------------------ internals
+    async def _close(self, session: WorkoutSession, how: str) -> None:
+        session.closed = True
+        self.sessions.pop(session.activity_id, None)
+        self._touched.discard(session.activity_id)
+        await self.feed.announce_end(session.user_id, session.activity_id, how)
 
     async def _finalize(self, session: WorkoutSession) -> None:
         batches = await self.samples.read_batches(session.activity_id)
-        track = join_batches(batches, session.pauses)
-        async with self.pg.connection() as conn:
-            profile = await repo.athlete_profile(conn, session.user_id)
-            processed = process_activity(session.sport, track, profile=profile, start_year=session.start_time.year,
-                                         duration_s=None if len(track) else 0.0)
-            buckets = sorted({live_bucket(s) for s in batches})
-            changes = {**metric_changes(processed), "status": "saved", "sample_buckets": buckets,
-                       "name": default_name(session.sport, session.start_time)}
-            await repo.update_activity(conn, session.activity_id, changes)
-            await live_repo.end_live(conn, session.activity_id)
-            row = {"activity_id": session.activity_id, "user_id": session.user_id, "type": session.sport,
-                   "start_time": session.start_time, **changes}
-            await repo.add_event(conn, "activity_created", session.user_id, session.activity_id, repo.event_payload(row))
+        async with self.uow() as uow:
+            profile = await uow.activities.athlete_profile(session.user_id)
+        changes = await self.offload(finished_summary, session.sport, session.start_time, batches, session.pauses,
+                                     profile)
+        changes["sample_buckets"] = sorted({live_bucket(s) for s in batches})
+        async with self.uow() as uow:
+            await uow.activities.update(session.activity_id, changes)
+            await uow.live.end(session.activity_id)
+            uow.emit("activity_created", session.user_id, session.activity_id)
+            await uow.commit()
 
-    def _view(self, session: WorkoutSession) -> dict:
-        return {"activity_id": str(session.activity_id), "status": "live", "sport": session.sport,
-                **session.metrics.view(), "acked_seq": session.sequencer.acked}
+    # ------------------------------------------------------------------ housekeeping
 
-    async def _publish(self, session: WorkoutSession, view: dict) -> None:
-        """Latest metrics to Redis (a key for GET, a message for WebSocket followers); best effort."""
-        message = json.dumps({"type": "metrics", **view})
-        try:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                pipe.set(metrics_key(session.user_id, session.activity_id), message, ex=3600)
-                pipe.publish(live_channel(session.activity_id), message)
-                await pipe.execute()
-        except REDIS_ERRORS as exc:
-            log.debug("live publish skipped: %s", exc)
-
-    async def _announce_end(self, session: WorkoutSession, how: str) -> None:
-        try:
-            await self.redis.delete(metrics_key(session.user_id, session.activity_id))
-            await self.redis.publish(live_channel(session.activity_id),
-                                     json.dumps({"type": how, "activity_id": str(session.activity_id)}))
-        except REDIS_ERRORS:
-            pass
-
-    async def _housekeeping(self) -> None:
-        """Every few seconds: record activity in Postgres (throttled) and finish sessions idle too long."""
-        while True:
-            await asyncio.sleep(self.settings.live_check_interval_s)
-            try:
-                await self._flush_touched()
-                await self._finish_idle()
-            except Exception as exc:  # noqa: BLE001 - retried next round
-                log.warning("workout housekeeping failed: %s", exc)
-
-    async def _flush_touched(self) -> None:
+    async def housekeeping(self) -> None:
+        """Record which sessions were active (throttled to one write per round) and finish the idle ones this shard
+        holds. Idle sessions no shard holds (e.g. after a restart) are found by the janitor, which asks their shard
+        to `finish` them: the same code path."""
         if self._touched:
-            touched, self._touched = list(self._touched), set()
-            async with self.pg.connection() as conn:
-                await live_repo.touch(conn, touched)
-
-    async def _finish_idle(self) -> None:
-        limit = time.monotonic() - self.settings.live_idle_finish_s
+            touched, self._touched = sorted(self._touched), set()
+            try:
+                async with self.uow() as uow:
+                    await uow.live.touch(touched)
+                    await uow.commit()
+            except Exception:
+                self._touched.update(touched)
+                raise
+        limit = time.monotonic() - self.idle_finish_s
         for activity_id, session in list(self.sessions.items()):
             if session.last_seen < limit:
                 log.info("finishing idle session %s", activity_id)
-                await self.finish(activity_id, session.user_id)
+                with contextlib.suppress(NotFound):  # ended meanwhile
+                    await self.finish(activity_id, session.user_id)
+
+    def stats(self) -> dict[str, Any]:
+        """What this host holds."""
+        return {"sessions": len(self.sessions), "loading": len(self._loading), "ended_users": len(self._ended_users)}
+
+
+@ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=0, max_concurrency=1000)  # type: ignore[call-overload]
+class WorkoutShard:
+    """The Ray actor around a WorkoutHost; created only by actors.topology, called only through actors.gateway."""
+
+    def __init__(self, settings: Settings, index: int) -> None:
+        from storage.cassandra import Cassandra
+        from storage.live_feed import RedisLiveFeed
+        from storage.postgres import Postgres
+        from storage.purges import PurgeQueue
+        from storage.redis_store import build_redis
+        from storage.samples import SampleStore as CassandraSamples
+        from storage.uow import PostgresUnitOfWork
+
+        self.settings = settings
+        self.index = index
+        pg = Postgres(settings)
+        cas = Cassandra(settings)
+        limits = LiveLimits(max_span_s=settings.max_span_s, max_points=settings.live_max_points)
+        uow = cast(UnitOfWorkFactory, lambda: PostgresUnitOfWork(pg))
+        samples = cast(SampleStore, CassandraSamples(cas, settings.sample_bucket_seconds))
+        self.host = WorkoutHost(uow, samples,
+                                RedisLiveFeed(build_redis(settings)), PurgeQueue(pg, cas), limits,
+                                idle_finish_s=settings.live_idle_finish_s)
+        # housekeeping starts with the actor (also after a restart by Ray), not with the first call
+        self._loop_task = asyncio.get_running_loop().create_task(self._housekeeping())
+
+    async def ping(self) -> str:
+        """Liveness."""
+        return "ok"
+
+    async def stats(self) -> dict[str, Any]:
+        """What this shard holds (for tests and benchmarks)."""
+        return {"index": self.index, **self.host.stats()}
+
+    async def ingest(self, activity_id: uuid.UUID, user_id: uuid.UUID, seq: int, track: Track,
+                     absolute: bool = False) -> dict[str, Any]:
+        return await self.host.ingest(activity_id, user_id, seq, track, absolute)
+
+    async def set_paused(self, activity_id: uuid.UUID, user_id: uuid.UUID, paused: bool) -> dict[str, Any]:
+        return await self.host.set_paused(activity_id, user_id, paused)
+
+    async def metrics(self, activity_id: uuid.UUID, user_id: uuid.UUID) -> dict[str, Any]:
+        return await self.host.metrics(activity_id, user_id)
+
+    async def finish(self, activity_id: uuid.UUID, user_id: uuid.UUID) -> dict[str, Any]:
+        return await self.host.finish(activity_id, user_id)
+
+    async def discard(self, activity_id: uuid.UUID, user_id: uuid.UUID) -> dict[str, Any]:
+        return await self.host.discard(activity_id, user_id)
+
+    async def end_user(self, user_id: uuid.UUID) -> list[uuid.UUID]:
+        return await self.host.end_user(user_id)
+
+    async def evict(self, activity_id: uuid.UUID) -> bool:
+        return await self.host.evict(activity_id)
+
+    async def _housekeeping(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.live_check_interval_s)
+            try:
+                await self.host.housekeeping()
+            except Exception as exc:  # noqa: BLE001 - a dependency down: retried next round
+                log.warning("workout housekeeping failed: %s", exc)

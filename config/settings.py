@@ -69,6 +69,7 @@ class Settings(BaseSettings):
     redis_ssl: bool = False
     redis_ssl_ca_path: str | None = None  # CA bundle for the server certificate (system CAs if unset)
     cache_ttl_s: int = 60
+    redis_max_connections: int = Field(64, ge=1)  # a replica's request-path pool (live sockets never take from it)
 
     # HTTP / Ray
     http_host: str = "127.0.0.1"
@@ -122,6 +123,18 @@ class Settings(BaseSettings):
     # Live workouts
     live_idle_finish_s: int = 7200
     live_check_interval_s: float = 10.0
+    live_max_points: int = Field(200_000, ge=1)  # points one live workout may hold: the batch past it is 413
+    # WebSockets (WS /ws/activities/{id}/live): their own Serve application, so open sockets never take the request
+    # slots HTTP calls need; each replica fans Redis pub/sub out to its sockets over one connection
+    live_ws_replicas: int = Field(1, ge=1)
+    live_ws_replica_cpus: float = Field(0.0, ge=0)  # Ray CPUs reserved per socket replica (sockets mostly wait)
+    live_ws_max_ongoing_requests: int = Field(10_000, ge=1)  # sockets one socket replica holds (mostly idle)
+    live_ws_max_per_activity: int = Field(500, ge=1)  # open sockets on one workout, per socket replica
+    live_ws_max_per_share: int = Field(200, ge=1)  # follower sockets opened with one share link, per socket replica
+    live_ws_max_per_client: int = Field(200, ge=1)  # open sockets from one client address, per socket replica
+    live_ws_auth_timeout_s: float = Field(10.0, gt=0)  # an owner must authenticate within this long after connecting
+    live_ws_recheck_s: float = Field(30.0, gt=0)  # every socket's token or share link is re-checked this often
+    live_ws_send_queue: int = Field(64, ge=1)  # updates queued for a slow socket before the oldest are dropped
 
     # Stats
     stats_resident_users: int = 20_000  # per shard; others are reloaded from their checkpoint

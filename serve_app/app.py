@@ -46,7 +46,18 @@ def _document_msgspec_bodies(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+def create_socket_app() -> FastAPI:
+    """The WebSocket application (served under SOCKET_ROUTE_PREFIX): the live workout sockets only."""
+    app = FastAPI(title="Stride live sockets", openapi_url=None, docs_url=None, redoc_url=None)
+    install_error_handlers(app)
+    app.add_middleware(RequestBodyMiddleware)  # WebSocket messages over max_ws_message_bytes close with 1009
+    app.include_router(live.socket_router)
+    return app
+
+
 fastapi_app = create_app()
+socket_app = create_socket_app()
+SOCKET_ROUTE_PREFIX = "/ws"
 
 
 @serve.deployment(name="StrideAPI", max_ongoing_requests=64, health_check_period_s=10)
@@ -61,6 +72,31 @@ class StrideAPI:
 
     async def __del__(self) -> None:  # pragma: no cover - replica shutdown
         await self.resources.close()
+
+
+@serve.deployment(name="StrideLive", health_check_period_s=10)
+@serve.ingress(socket_app)
+class StrideLive:
+    """A socket replica. An open WebSocket holds one of its replica's request slots for its whole life, so sockets
+    get their own Serve application (route prefix /ws), with many slots (`live_ws_max_ongoing_requests`: sockets
+    mostly wait) and their own replicas: HTTP calls never queue behind open sockets. Each replica fans live updates
+    out to its sockets through one Redis pub/sub connection (serve_app.live_hub)."""
+
+    def __init__(self, settings: Settings, topology: Topology) -> None:
+        logging.getLogger("stride").setLevel(logging.INFO)
+        self.resources = Resources.build(settings, lookup(topology))
+        set_resources(self.resources)
+
+    async def __del__(self) -> None:  # pragma: no cover - replica shutdown
+        await self.resources.close()
+
+
+def build_socket_app(settings: Settings, topology: Topology | None = None) -> serve.Application:
+    """The bound Serve application of the live sockets (deployed at SOCKET_ROUTE_PREFIX next to build_app's)."""
+    return StrideLive.options(  # type: ignore[attr-defined,no-any-return]
+        num_replicas=settings.live_ws_replicas, max_ongoing_requests=settings.live_ws_max_ongoing_requests,
+        ray_actor_options={"num_cpus": settings.live_ws_replica_cpus},
+    ).bind(settings, topology or Topology.for_settings(settings))
 
 
 def build_app(settings: Settings, topology: Topology | None = None) -> serve.Application:

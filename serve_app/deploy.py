@@ -8,28 +8,32 @@ import ray
 from ray import serve
 
 from config.settings import Settings
-from serve_app.app import build_app
+from serve_app.app import SOCKET_ROUTE_PREFIX, build_app, build_socket_app
 
 APP_NAME = "stride"
+SOCKET_APP_NAME = "stride-live"  # the live WebSockets, at /ws (serve_app.app.StrideLive)
 
 
 def deploy(settings: Settings, *, blocking_ready: bool = True) -> None:
     """Create (or confirm) the actor topology, start Serve's HTTP ingress on the settings' host/port and run the
-    app at route prefix '/'."""
+    app at route prefix '/' and the live sockets' app at '/ws'."""
     from actors.topology import deploy as deploy_topology
 
     handles = deploy_topology(settings)
     serve.start(http_options={"host": settings.http_host, "port": settings.http_port}, detached=True)
     serve.run(build_app(settings, handles.topology), name=APP_NAME, route_prefix="/", blocking=False)
+    serve.run(build_socket_app(settings, handles.topology), name=SOCKET_APP_NAME, route_prefix=SOCKET_ROUTE_PREFIX,
+              blocking=False)
     if blocking_ready:
         wait_running(timeout_s=180)
+        wait_running(timeout_s=180, app=SOCKET_APP_NAME)
 
 
-def wait_running(timeout_s: float) -> None:
+def wait_running(timeout_s: float, app: str = APP_NAME) -> None:
     """Wait until Serve reports the app RUNNING."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        status = serve.status().applications.get(APP_NAME)
+        status = serve.status().applications.get(app)
         if status is not None and str(status.status).endswith("RUNNING"):
             return
         if status is not None and str(status.status).endswith("DEPLOY_FAILED"):

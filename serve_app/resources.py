@@ -13,10 +13,13 @@ from typing import Any
 from actors.gateway import StatsShardsGateway, WorkoutShardsGateway
 from actors.topology import Handles
 from config.settings import Settings
+from serve_app.live_hub import LiveHub
 from services.activities import ActivityService, Limits
+from services.live import LiveLimits, LiveService
 from services.progress import ProgressLimits, ProgressService
 from storage.cassandra import Cassandra
 from storage.errors import StorageUnavailable
+from storage.live_feed import RedisLiveFeed, RedisSubscriber
 from storage.postgres import Postgres
 from storage.purges import PurgeQueue
 from storage.redis_store import build_redis
@@ -41,7 +44,8 @@ class Resources:
         """Construct clients from settings (no network I/O)."""
         actors = {"dispatcher": handles.dispatcher, "janitor": handles.janitor} if handles else {}
         return cls(settings=settings, pg=Postgres(settings), cassandra=Cassandra(settings),
-                   redis=build_redis(settings), handles=handles, actors=actors)
+                   redis=build_redis(settings, max_connections=settings.redis_max_connections), handles=handles,
+                   actors=actors)
 
     # ------------------------------------------------------------------ adapters
 
@@ -62,6 +66,18 @@ class Resources:
         return WorkoutShardsGateway(self.handles.workout_shards if self.handles else [])
 
     @cached_property
+    def live_feed(self) -> RedisLiveFeed:
+        return RedisLiveFeed(self.redis)
+
+    @cached_property
+    def live_hub(self) -> LiveHub:
+        """This replica's socket hub: one pub/sub connection of its own (never the request-path pool)."""
+        from serve_app.routers.live import recheck_socket
+
+        subscriber = RedisSubscriber(build_redis(self.settings, max_connections=2))
+        return LiveHub(self.settings, subscriber, recheck_socket)
+
+    @cached_property
     def stats(self) -> StatsShardsGateway:
         return StatsShardsGateway(self.handles.stats_shards if self.handles else [])
 
@@ -70,6 +86,11 @@ class Resources:
         return RedisStatsCache(self.redis, self.settings.cache_ttl_s, self.settings.stats_cache_entries_per_read)
 
     # ------------------------------------------------------------------ services
+
+    @cached_property
+    def live(self) -> LiveService:
+        limits = LiveLimits(max_span_s=self.settings.max_span_s, max_points=self.settings.live_max_points)
+        return LiveService(self.uow, self.workouts, self.live_feed, limits)
 
     @cached_property
     def activities(self) -> ActivityService:
@@ -93,12 +114,6 @@ class Resources:
     def stats_shards(self) -> list[Any]:
         return self.stats.handles
 
-    def workout_shard(self, activity_id: Any) -> Any:
-        """The WorkoutShard that owns a live activity."""
-        from actors.gateway import shard_for
-
-        return self.workout_shards[shard_for(activity_id, len(self.workout_shards))]
-
     # ------------------------------------------------------------------ health
 
     async def check_actors(self) -> None:
@@ -116,6 +131,8 @@ class Resources:
 
     async def close(self) -> None:
         """Release every client."""
+        if "live_hub" in self.__dict__:
+            await self.live_hub.close()
         await self.pg.close()
         self.cassandra.close()
         await self.redis.aclose()

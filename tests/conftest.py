@@ -86,7 +86,11 @@ def make_test_settings(**overrides: object) -> Settings:
                 rate_login_account_capacity=5, rate_login_account_refill_per_s=0.05,
                 max_body_bytes=8 * 1024 * 1024,  # small enough for tests/e2e/test_limits.py to pass it cheaply
                 rate_login_ip_capacity=30, rate_login_ip_refill_per_s=0.5,
-                rate_api_capacity=300, rate_api_refill_per_s=5.0)
+                rate_api_capacity=300, rate_api_refill_per_s=5.0,
+                # live sockets: caps the e2e tests can reach (>100 followers on one link, from a few addresses),
+                # a short auth window, a re-check every few seconds, a point cap a test can fill
+                live_ws_max_per_share=150, live_ws_max_per_client=80, live_ws_auth_timeout_s=3.0,
+                live_ws_recheck_s=5.0, live_max_points=3000)
     base.update(overrides)
     return Settings(**base)
 

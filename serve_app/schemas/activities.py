@@ -5,31 +5,10 @@ import datetime as dt
 import uuid
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 ActivityType = Literal["running", "cycling", "weightlifting", "walking", "hiking", "swimming", "other"]
 Visibility = Literal["private", "followers", "public"]
-
-
-class PointIn(BaseModel):
-    """Legacy (live batches until they move to serve_app.schemas.samples): one sample; every channel but `time` is optional. `time` is seconds from start or an absolute timestamp."""
-
-    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
-
-    time: float | AwareDatetime
-    lat: float | None = Field(None, ge=-90, le=90)
-    lng: float | None = Field(None, ge=-180, le=180)
-    altitude: float | None = Field(None, ge=-1000, le=10000)
-    heart_rate: float | None = Field(None, ge=0, le=300)
-    cadence: float | None = Field(None, ge=0, le=400)
-    power: float | None = Field(None, ge=0, le=5000)
-    speed: float | None = Field(None, ge=0, le=150)
-
-    @model_validator(mode="after")
-    def _lat_lng_together(self) -> "PointIn":
-        if (self.lat is None) != (self.lng is None):
-            raise ValueError("lat and lng must be given together")
-        return self
 
 
 class ActivityUpdate(BaseModel):

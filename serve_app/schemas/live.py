@@ -1,11 +1,12 @@
-"""Live workout request and response schemas."""
+"""Live workout request and response schemas. Sample batches (HTTP body and WebSocket message) are msgspec structs
+in serve_app/schemas/samples.py (`SampleBatch`: `points` or columnar `streams`)."""
 from __future__ import annotations
 
 import uuid
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from serve_app.schemas.activities import ActivityType, PointIn
+from serve_app.schemas.activities import ActivityType
 
 
 class LiveStart(BaseModel):
@@ -25,17 +26,9 @@ class LiveStarted(BaseModel):
     status: str = "live"
 
 
-class SampleBatch(BaseModel):
-    """POST /activities/{id}/samples: batch number `seq` (1, 2, 3, ...) of 1-600 points."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    seq: int = Field(ge=1, le=10_000_000)
-    points: list[PointIn] = Field(min_length=1, max_length=600)
-
-
 class SampleAck(BaseModel):
-    """acked_seq: every batch up to it is durably stored; missing: batches to resend."""
+    """acked_seq: every batch up to it is durably stored; missing: batches to resend; duplicate: this batch was
+    already stored (nothing written again)."""
 
     acked_seq: int
     missing: list[int]
@@ -44,7 +37,7 @@ class SampleAck(BaseModel):
 
 
 class ShareCreated(BaseModel):
-    """A read-only follow link."""
+    """A read-only follow link: `url` for HTTP polling, `websocket_url` for live updates. The token is shown once."""
 
     share_id: uuid.UUID
     token: str
