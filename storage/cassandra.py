@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 from typing import Any
 
@@ -49,6 +50,9 @@ def build_cluster(settings: Settings, *, owner: bool = False) -> Cluster:
         execution_profiles={EXEC_PROFILE_DEFAULT: profile},
         reconnection_policy=ExponentialReconnectionPolicy(0.5, 4.0),
         protocol_version=5,
+        # The driver leaves Nagle on: a request written in two sends (e.g. a 600-point upload chunk) then waits for
+        # the node's delayed ACK, ~40 ms per request (loadtest/README.md, ## Cassandra).
+        sockopts=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
         auth_provider=auth_provider(settings, owner=owner),
         ssl_context=ssl_context(settings),
         connect_timeout=3,
