@@ -95,3 +95,23 @@ def test_token_aware_routing_is_in_effect_for_sample_inserts(settings: Settings)
     has_key, has_token_map, first_is_replica, policy, protocol = asyncio.run(go())
     assert has_key and has_token_map and first_is_replica
     assert policy == "TokenAwarePolicy" and protocol == 5
+
+
+def test_driver_connections_disable_nagle(settings: Settings) -> None:
+    """Every connection of the app's session has TCP_NODELAY (with Nagle on, a request written in two sends waits
+    for the node's delayed ACK: ~40 ms per 600-point chunk insert)."""
+    import socket
+
+    async def go() -> list[int]:
+        cas = Cassandra(settings)
+        try:
+            await cas.ping()
+            pools = list(cas.session()._pools.values())
+            conns = [c for pool in pools for c in pool.get_connections()]
+            conns.append(cas.session().cluster.control_connection._connection)
+            return [c._socket.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) for c in conns]
+        finally:
+            cas.close()
+
+    flags = asyncio.run(go())
+    assert flags and all(flags)
