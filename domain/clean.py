@@ -1,16 +1,20 @@
 """Cleaning recoverable noise: sort, merge duplicate timestamps, null impossible values, drop GPS glitches."""
+
 from __future__ import annotations
 
 import numpy as np
 
-from .geo import gps_mask, haversine
+from .geo import gps_mask, haversine, haversine_steps
 from .sports import MAX_SPEED_MPS
 from .track import CHANNELS, Track
 
 # Plausible ranges per channel; values outside become NaN (missing), the sample itself is kept.
 VALID_RANGE: dict[str, tuple[float, float]] = {
-    "alt": (-500.0, 9000.0), "hr": (20.0, 250.0), "cadence": (0.0, 300.0),
-    "power": (0.0, 3000.0), "speed": (0.0, 100.0),
+    "alt": (-500.0, 9000.0),
+    "hr": (20.0, 250.0),
+    "cadence": (0.0, 300.0),
+    "power": (0.0, 3000.0),
+    "speed": (0.0, 100.0),
 }
 GLITCH_MAX_RUN = 3  # a glitch is up to this many consecutive GPS fixes that jump away and back
 
@@ -29,8 +33,10 @@ def sanitise_values(track: Track) -> Track:
 
 def sort_and_merge(track: Track) -> Track:
     """Drop samples without a time, sort by time, and average samples sharing a timestamp."""
-    track = track.take(np.isfinite(track.t))
-    if len(track) == 0:
+    finite = np.isfinite(track.t)
+    if not finite.all():
+        track = track.take(finite)
+    if len(track) == 0 or bool(np.all(track.t[1:] > track.t[:-1])):  # already sorted, no duplicates
         return track
     uniq, inverse = np.unique(track.t, return_inverse=True)
     if len(uniq) == len(track):
@@ -57,7 +63,7 @@ def glitch_mask(t: np.ndarray, lat: np.ndarray, lng: np.ndarray, max_speed: floa
     bad = np.zeros(m, dtype=bool)
     if m < 3:
         return bad
-    fast = _speed(t, lat, lng, np.arange(m - 1), np.arange(1, m)) > max_speed  # step i -> i+1
+    fast = haversine_steps(lat, lng) / np.maximum(np.abs(np.diff(t)), 1.0) > max_speed  # step i -> i+1 (= _speed)
     if not fast.any():
         return bad
     for k in range(1, min(GLITCH_MAX_RUN, m - 2) + 1):  # a run needs a fix on each side

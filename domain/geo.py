@@ -1,4 +1,5 @@
 """Great-circle geometry on numpy arrays."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -6,13 +7,23 @@ import numpy as np
 EARTH_RADIUS_M: float = 6_371_008.8  # IUGG mean radius
 
 
-def haversine(lat1: np.ndarray | float, lng1: np.ndarray | float,
-              lat2: np.ndarray | float, lng2: np.ndarray | float) -> np.ndarray:
+def haversine(
+    lat1: np.ndarray | float, lng1: np.ndarray | float, lat2: np.ndarray | float, lng2: np.ndarray | float
+) -> np.ndarray:
     """Great-circle distance in metres between (lat1, lng1) and (lat2, lng2), degrees, elementwise."""
     p1, p2 = np.radians(lat1), np.radians(lat2)
     dphi = p2 - p1
     dlmb = np.radians(np.asarray(lng2) - np.asarray(lng1))
     a = np.sin(dphi / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dlmb / 2) ** 2
+    return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+
+
+def haversine_steps(lat: np.ndarray, lng: np.ndarray) -> np.ndarray:
+    """haversine(lat[:-1], lng[:-1], lat[1:], lng[1:]), bit for bit, converting each point once instead of twice."""
+    p = np.radians(lat)
+    c = np.cos(p)
+    dlmb = np.radians(np.diff(lng))
+    a = np.sin(np.diff(p) / 2) ** 2 + c[:-1] * c[1:] * np.sin(dlmb / 2) ** 2
     return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
 
 
@@ -28,7 +39,7 @@ def cumulative_distance(lat: np.ndarray, lng: np.ndarray) -> np.ndarray:
     idx = np.flatnonzero(gps_mask(lat, lng))
     if len(idx) < 2:
         return out
-    seg = haversine(lat[idx[:-1]], lng[idx[:-1]], lat[idx[1:]], lng[idx[1:]])
+    seg = haversine_steps(lat[idx], lng[idx])
     steps = np.zeros(n)
     steps[idx[1:]] = seg
     return np.cumsum(steps)

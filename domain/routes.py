@@ -1,4 +1,5 @@
 """Route geometry: Google encoded polylines (vectorised), Douglas–Peucker simplification, bounding box."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -32,46 +33,52 @@ def encode_polyline(lat: np.ndarray, lng: np.ndarray, precision: int = 5) -> str
     """Google encoded polyline of (lat, lng) degrees; identical output to polyline.encode, without a Python loop."""
     if len(lat) == 0:
         return ""
-    ints = _round_half_away(np.column_stack((lat, lng)) * 10.0 ** precision)
+    ints = _round_half_away(np.column_stack((lat, lng)) * 10.0**precision)
     deltas = np.diff(ints, axis=0, prepend=np.zeros((1, 2), dtype=np.int64)).ravel()
     v = np.where(deltas < 0, ~(deltas << 1), deltas << 1)
     return _encode_values(v[:2]) + _encode_values(v[2:])  # the absolute first point is much wider than steps
 
 
-def _sq_distances_to_chords(x: np.ndarray, y: np.ndarray, a: np.ndarray, b: np.ndarray, i: np.ndarray) -> np.ndarray:
-    """Squared planar distance of each point i[k] to the segment from point a[k] to point b[k]."""
-    px, py = x[i] - x[a], y[i] - y[a]
-    dx, dy = x[b] - x[a], y[b] - y[a]
-    L2 = dx * dx + dy * dy
-    with np.errstate(invalid="ignore", divide="ignore"):
-        u = np.where(L2 > 0, (px * dx + py * dy) / L2, 0.0)
-    u = np.minimum(np.maximum(u, 0.0), 1.0)
-    ex, ey = px - u * dx, py - u * dy
-    return ex * ex + ey * ey
-
-
 def douglas_peucker(x: np.ndarray, y: np.ndarray, tolerance: float) -> np.ndarray:
-    """Indices kept by Douglas–Peucker (planar, tolerance in x/y units); all open segments split per pass."""
+    """Indices kept by Douglas–Peucker (planar, tolerance in x/y units); all open segments split per pass.
+
+    Each pass measures every point still inside an open segment against its segment's chord (squared distance to
+    the closest point of the chord) and keeps the first farthest point of each segment farther than the tolerance.
+    Chord terms are computed once per segment and gathered; a zero-length chord measures plain distance.
+    """
     n = len(x)
     if n <= 2:
         return np.arange(n)
-    keep = np.zeros(n, dtype=bool)
-    keep[[0, n - 1]] = True
+    tol2 = tolerance * tolerance
+    kept = np.array([0, n - 1])
     active = np.arange(1, n - 1)  # points inside segments not yet known to be within tolerance
+    seg = np.zeros(n - 2, dtype=np.intp)  # the segment (between kept[seg] and kept[seg + 1]) of each active point
     while len(active):
-        kept = np.flatnonzero(keep)
-        seg = np.cumsum(keep)[active] - 1  # segment (between kept points) each active point lies in
-        d = _sq_distances_to_chords(x, y, kept[seg], kept[seg + 1], active)
-        starts = np.r_[0, np.flatnonzero(seg[1:] != seg[:-1]) + 1]  # active points are grouped by segment
+        xa, ya = x[kept[:-1]], y[kept[:-1]]
+        dxs, dys = x[kept[1:]] - xa, y[kept[1:]] - ya
+        l2 = dxs * dxs + dys * dys
+        l2[l2 <= 0] = 1.0  # its dot product is 0 too: u = 0
+        px, py = x[active] - xa[seg], y[active] - ya[seg]
+        dx, dy = dxs[seg], dys[seg]
+        u = (px * dx + py * dy) / l2[seg]
+        np.clip(u, 0.0, 1.0, out=u)
+        px -= u * dx
+        py -= u * dy
+        d = px * px + py * py
+        starts = np.concatenate(([0], np.flatnonzero(seg[1:] != seg[:-1]) + 1))  # active points grouped by segment
+        seg_max = np.maximum.reduceat(d, starts)
+        open_seg = seg_max > tol2
+        if not open_seg.any():
+            break
         sizes = np.diff(np.append(starts, len(d)))
-        seg_max = np.repeat(np.maximum.reduceat(d, starts), sizes)
-        open_seg = seg_max > tolerance * tolerance
-        cand = np.flatnonzero(open_seg & (d == seg_max))
-        cs = seg[cand]  # non-decreasing: keep the first farthest point of each open segment
-        first = cand[np.r_[True, cs[1:] != cs[:-1]]] if len(cand) else cand
-        keep[active[first]] = True
-        active = active[open_seg & ~keep[active]]
-    return np.flatnonzero(keep)
+        hit = np.flatnonzero(d == np.repeat(np.where(open_seg, seg_max, np.inf), sizes))
+        first = hit[np.concatenate(([True], seg[hit[1:]] != seg[hit[:-1]]))]  # first farthest point per open segment
+        kept = np.sort(np.concatenate((kept, active[first])))
+        still = np.repeat(open_seg, sizes)
+        still[first] = False
+        active = active[still]
+        seg = np.searchsorted(kept, active) - 1
+    return kept
 
 
 def simplify(lat: np.ndarray, lng: np.ndarray, tolerance_m: float = SUMMARY_TOLERANCE_M) -> np.ndarray:
@@ -88,8 +95,9 @@ def bbox(lat: np.ndarray, lng: np.ndarray) -> list[float] | None:
     return [float(lat[ok].min()), float(lng[ok].min()), float(lat[ok].max()), float(lng[ok].max())]
 
 
-def route_polylines(lat: np.ndarray, lng: np.ndarray,
-                    tolerance_m: float = SUMMARY_TOLERANCE_M) -> tuple[str | None, str | None]:
+def route_polylines(
+    lat: np.ndarray, lng: np.ndarray, tolerance_m: float = SUMMARY_TOLERANCE_M
+) -> tuple[str | None, str | None]:
     """(full polyline, Douglas–Peucker summary polyline) of the usable positions, precision 5."""
     ok = gps_mask(lat, lng)
     if not ok.any():

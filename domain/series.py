@@ -1,4 +1,5 @@
 """Cumulative integrals over a time series, so any window's totals and means are two lookups."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -34,11 +35,16 @@ def window_mean(c_int: np.ndarray, c_time: np.ndarray) -> float | None:
 
 def interp_first(xq: np.ndarray, xp: np.ndarray, fp: np.ndarray) -> np.ndarray:
     """fp at the first position where non-decreasing xp reaches each xq (linear between samples)."""
+    j, frac = first_reach(xq, xp)
+    return fp[j - 1] + frac * (fp[j] - fp[j - 1])
+
+
+def first_reach(xq: np.ndarray, xp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(j, frac) such that interp_first(xq, xp, fp) == fp[j - 1] + frac * (fp[j] - fp[j - 1]) for any fp."""
     n = len(xp)
     j = np.clip(np.searchsorted(xp, xq, side="left"), 1, n - 1)
     x0, x1 = xp[j - 1], xp[j]
     span = x1 - x0
     with np.errstate(invalid="ignore", divide="ignore"):
         frac = np.where(span > 0, (xq - x0) / span, 1.0)
-    frac = np.clip(frac, 0.0, 1.0)
-    return fp[j - 1] + frac * (fp[j] - fp[j - 1])
+    return j, np.clip(frac, 0.0, 1.0)

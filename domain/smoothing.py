@@ -1,4 +1,5 @@
 """NaN-aware centred moving averages and medians over numpy arrays."""
+
 from __future__ import annotations
 
 import warnings
@@ -24,6 +25,22 @@ def moving_average(x: np.ndarray, window: int) -> np.ndarray:
     return np.where(finite, out, np.nan)
 
 
+# Sorting networks (compare-exchange pairs) for the windows process_activity uses: sorting each window with them
+# and taking the middle value is the median exactly (no arithmetic), ~10x faster than np.median over the windows.
+_NETWORKS: dict[int, tuple[tuple[int, int], ...]] = {
+    3: ((0, 1), (1, 2), (0, 1)),
+    5: ((0, 1), (3, 4), (2, 4), (2, 3), (0, 3), (0, 2), (1, 4), (1, 3), (1, 2)),
+}
+
+
+def _network_median(padded: np.ndarray, window: int) -> np.ndarray:
+    n = len(padded) - window + 1
+    v = [padded[i : i + n] for i in range(window)]  # v[i][k] = i-th value of window k
+    for i, j in _NETWORKS[window]:
+        v[i], v[j] = np.minimum(v[i], v[j]), np.maximum(v[i], v[j])
+    return v[window // 2]
+
+
 def median_filter(x: np.ndarray, window: int = 3) -> np.ndarray:
     """Centred running median (odd window, edges padded by repetition); removes single-sample spikes."""
     n = len(x)
@@ -31,6 +48,8 @@ def median_filter(x: np.ndarray, window: int = 3) -> np.ndarray:
         return x.copy()
     half = window // 2
     padded = np.concatenate((np.repeat(x[:1], half), x, np.repeat(x[-1:], half)))
+    if window in _NETWORKS and np.isfinite(x).all():
+        return _network_median(padded, window)
     windows = sliding_window_view(padded, window)
     if np.isfinite(x).all():
         return np.median(windows, axis=1)

@@ -1,15 +1,19 @@
 """Device laps and automatic distance splits, measured from cumulative series by interpolation."""
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
-from .series import interp_first, window_mean
+from .series import first_reach, window_mean
 
 SPLIT_M: float = 1000.0
 MIN_LAST_SPLIT_M: float = 10.0  # a trailing partial split shorter than this is dropped
+# More splits than this per sample means steps of kilometres between samples: a GPS fault, not a workout (no sport's
+# plausible speed covers 4 km in a 60 s sparse step). Such a track gets no splits, so their number is O(samples).
+MAX_SPLITS_PER_SAMPLE: int = 4
 
 
 @dataclass(frozen=True)
@@ -37,8 +41,12 @@ class Cumulative:
 
     def at_distances(self, q: np.ndarray) -> dict[str, np.ndarray]:
         """Every series evaluated where the distance first reaches q."""
-        return {k: interp_first(q, self.dist, getattr(self, k))
-                for k in ("t", "dist", "moving", "hr_int", "hr_time", "alt")}
+        j, frac = first_reach(q, self.dist)  # one search for every series (= interp_first on each)
+        out = {}
+        for k in ("t", "dist", "moving", "hr_int", "hr_time", "alt"):
+            fp = getattr(self, k)
+            out[k] = fp[j - 1] + frac * (fp[j] - fp[j - 1])
+        return out
 
 
 def _ratio(num: float, den: float) -> float | None:
@@ -49,9 +57,14 @@ def _window(v: dict[str, np.ndarray], i: int) -> dict[str, float | None]:
     """Elapsed, moving, distance, avg speed and avg HR between points i and i+1 of evaluated series."""
     d = float(v["dist"][i + 1] - v["dist"][i])
     moving = float(v["moving"][i + 1] - v["moving"][i])
-    hr = window_mean(v["hr_int"][i:i + 2], v["hr_time"][i:i + 2])
-    return {"elapsed_s": float(v["t"][i + 1] - v["t"][i]), "moving_s": moving, "distance_m": d,
-            "avg_speed_mps": _ratio(d, moving), "avg_hr": hr}
+    hr = window_mean(v["hr_int"][i : i + 2], v["hr_time"][i : i + 2])
+    return {
+        "elapsed_s": float(v["t"][i + 1] - v["t"][i]),
+        "moving_s": moving,
+        "distance_m": d,
+        "avg_speed_mps": _ratio(d, moving),
+        "avg_hr": hr,
+    }
 
 
 def lap_metrics(cum: Cumulative, laps: Sequence[DeviceLap]) -> list[dict]:
@@ -76,16 +89,25 @@ def split_boundaries(total_m: float, split_m: float = SPLIT_M) -> np.ndarray:
 
 
 def distance_splits(cum: Cumulative, split_m: float = SPLIT_M) -> list[dict]:
-    """Automatic splits: [{"split", "distance_m", "elapsed_s", "moving_s", "avg_speed_mps", "pace_s_per_km", "elevation_diff_m", "avg_hr"}]."""
-    if len(cum.t) < 2 or cum.dist[-1] < MIN_LAST_SPLIT_M:
+    """Automatic splits: [{"split", "distance_m", "elapsed_s", "moving_s", "avg_speed_mps", "pace_s_per_km",
+    "elevation_diff_m", "avg_hr"}] (none for a track claiming over MAX_SPLITS_PER_SAMPLE splits per sample)."""
+    if len(cum.t) < 2 or cum.dist[-1] < MIN_LAST_SPLIT_M or cum.dist[-1] / split_m > MAX_SPLITS_PER_SAMPLE * len(cum.t):
         return []
     v = cum.at_distances(split_boundaries(float(cum.dist[-1]), split_m))
     out: list[dict] = []
     for i in range(len(v["t"]) - 1):
         w = _window(v, i)
         de = float(v["alt"][i + 1] - v["alt"][i])
-        out.append({"split": i + 1, "distance_m": w["distance_m"], "elapsed_s": w["elapsed_s"],
-                    "moving_s": w["moving_s"], "avg_speed_mps": w["avg_speed_mps"],
-                    "pace_s_per_km": _ratio(1000.0 * w["moving_s"], w["distance_m"]),
-                    "elevation_diff_m": de if np.isfinite(de) else None, "avg_hr": w["avg_hr"]})
+        out.append(
+            {
+                "split": i + 1,
+                "distance_m": w["distance_m"],
+                "elapsed_s": w["elapsed_s"],
+                "moving_s": w["moving_s"],
+                "avg_speed_mps": w["avg_speed_mps"],
+                "pace_s_per_km": _ratio(1000.0 * w["moving_s"], w["distance_m"]),
+                "elevation_diff_m": de if np.isfinite(de) else None,
+                "avg_hr": w["avg_hr"],
+            }
+        )
     return out
