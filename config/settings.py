@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     argon2_memory_kib: int = 19456
     argon2_parallelism: int = 1
     session_cache_ttl_s: int = 60  # how long Redis may answer "this login session is active" without Postgres
+    # how long a replica trusts its own memory of a session's state while Redis is down (a logout reaches every
+    # replica at its next request while Redis is up; with Redis down, within this bound)
+    session_local_ttl_s: float = Field(2.0, gt=0)
     # Socket peers whose X-Forwarded-For is believed (comma-separated addresses or CIDRs; empty = none): the
     # ingress (HAProxy, `option forwardfor`) appends the client address, and the app takes that rightmost entry
     # only when the connection comes from one of these. Default: loopback, where Serve's HAProxy connects from.
@@ -109,6 +112,10 @@ class Settings(BaseSettings):
     rate_login_ip_refill_per_s: float = 0.2
     rate_login_account_capacity: int = 10
     rate_login_account_refill_per_s: float = 0.05
+    rate_register_ip_capacity: int = 10  # registrations per client address (checked before any argon2 work)
+    rate_register_ip_refill_per_s: float = 0.01  # 36 an hour
+    rate_register_global_capacity: int = 200  # everyone's registrations: bounds the argon2 work anonymous callers
+    rate_register_global_refill_per_s: float = 5.0  # can cause, wherever they come from
 
     # Activities
     max_points: int = Field(100_000, ge=1)

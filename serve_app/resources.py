@@ -14,9 +14,17 @@ from actors.gateway import StatsShardsGateway, WorkoutShardsGateway
 from actors.topology import Handles
 from config.settings import Settings
 from serve_app.live_hub import LiveHub
+from services.accounts import AccountService
 from services.activities import ActivityService, Limits
+from services.auth import AuthService
+from services.erasure import ErasureService
 from services.live import LiveLimits, LiveService
+from services.passwords import Passwords
 from services.progress import ProgressLimits, ProgressService
+from services.ratelimits import Limiter, Rate, RateLimits
+from services.sessions import LocalSessionCache, SessionGuard
+from services.tokens import AccessTokens
+from storage.auth_state import RedisAuthState
 from storage.cassandra import Cassandra
 from storage.errors import StorageUnavailable
 from storage.live_feed import RedisLiveFeed, RedisSubscriber
@@ -85,7 +93,52 @@ class Resources:
     def stats_cache(self) -> RedisStatsCache:
         return RedisStatsCache(self.redis, self.settings.cache_ttl_s, self.settings.stats_cache_entries_per_read)
 
+    @cached_property
+    def auth_state(self) -> RedisAuthState:
+        """Session states, token buckets, revocations and user keys in Redis (the request-path pool)."""
+        return RedisAuthState(self.redis)
+
     # ------------------------------------------------------------------ services
+
+    @cached_property
+    def rate_limits(self) -> RateLimits:
+        s = self.settings
+        return RateLimits(api=Rate(s.rate_api_capacity, s.rate_api_refill_per_s),
+                          login_ip=Rate(s.rate_login_ip_capacity, s.rate_login_ip_refill_per_s),
+                          login_account=Rate(s.rate_login_account_capacity, s.rate_login_account_refill_per_s),
+                          register_ip=Rate(s.rate_register_ip_capacity, s.rate_register_ip_refill_per_s),
+                          register_global=Rate(s.rate_register_global_capacity, s.rate_register_global_refill_per_s))
+
+    @cached_property
+    def passwords(self) -> Passwords:
+        s = self.settings
+        return Passwords(s.argon2_time_cost, s.argon2_memory_kib, s.argon2_parallelism)
+
+    @cached_property
+    def limiter(self) -> Limiter:
+        return Limiter(self.auth_state)
+
+    @cached_property
+    def session_guard(self) -> SessionGuard:
+        s = self.settings
+        return SessionGuard(self.uow, self.auth_state, self.auth_state, self.limiter,
+                            LocalSessionCache(s.session_local_ttl_s), active_ttl_s=s.session_cache_ttl_s,
+                            revoked_ttl_s=s.access_token_ttl_s + 60)
+
+    @cached_property
+    def auth(self) -> AuthService:
+        s = self.settings
+        tokens = AccessTokens(s.jwt_secret.get_secret_value(), s.jwt_issuer, s.access_token_ttl_s)
+        return AuthService(self.uow, self.passwords, tokens, self.session_guard, self.limiter, self.rate_limits,
+                           s.refresh_token_ttl_s)
+
+    @cached_property
+    def accounts(self) -> AccountService:
+        return AccountService(self.uow, self.passwords, self.limiter, self.rate_limits)
+
+    @cached_property
+    def erasure(self) -> ErasureService:
+        return ErasureService(self.uow, self.workouts, self.purges, self.auth_state, self.session_guard)
 
     @cached_property
     def live(self) -> LiveService:

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from domain.events import RetryPolicy
 from domain.profile import AthleteProfile
 from domain.progress.facts import ActivityFact
+from domain.ratelimit import Bucket, BucketResult
 from domain.track import Track
 
 Row = dict[str, Any]
@@ -59,7 +60,9 @@ class UnitOfWork(Protocol):
     outbox in the same transaction at `commit()`; leaving the block without `commit()` rolls everything back."""
 
     activities: ActivityRepository
-    users: Any        # services.ports.UserRepository (accounts)
+    users: UserRepository
+    sessions: LoginSessionRepository
+    devices: DeviceRepository
     live: LiveRepository
     goals: GoalRepository
     stats: StatsRepository
@@ -330,6 +333,115 @@ class StatsShards(Protocol):
 
     async def reload_goals(self, user_id: uuid.UUID) -> int:
         """Re-read the user's goals now (returns the goal_achieved events it announced)."""
+
+
+# ---------------------------------------------------------------------------------------------- accounts
+
+class UserRepository(Protocol):
+    """Accounts (Postgres `users`). Public rows are {user_id, email, name, timezone, birth_year, sex, weight_kg,
+    max_hr, resting_hr, preferences, created_at, updated_at}; the password hash leaves only through credentials().
+    Emails are matched only by `email_key` (domain.accounts.normalize_email), unique in the database."""
+
+    async def insert(self, user_id: uuid.UUID, email: str, email_key: str, password_hash: str,
+                     profile: Mapping[str, Any], preferences: Mapping[str, Any]) -> bool:
+        """Create a user; False (nothing written) when email_key is taken."""
+
+    async def get(self, user_id: uuid.UUID, *, for_update: bool = False) -> Row | None:
+        """The public row, or None."""
+
+    async def credentials(self, email_key: str) -> Row | None:
+        """{user_id, password_hash} of the account with this email key, or None."""
+
+    async def set_password_hash(self, user_id: uuid.UUID, password_hash: str) -> None:
+        """Replace the hash (rehash with newer parameters)."""
+
+    async def update(self, user_id: uuid.UUID, changes: Mapping[str, Any], preferences: Mapping[str, Any]) -> Row:
+        """Set profile columns (None clears), merge preference keys, bump updated_at; the new public row."""
+
+    async def erase(self, user_id: uuid.UUID) -> Row | None:
+        """Queue the sample purges of all the user's activities, delete their outbox events and the user (with
+        everything that references it); {email_key} of the erased account, None if there was none."""
+
+
+class LoginSessionRepository(Protocol):
+    """Login sessions (`auth_sessions`) and their rotated refresh tokens (`refresh_tokens`, sha256 only)."""
+
+    async def create(self, user_id: uuid.UUID, refresh_hash: bytes, refresh_ttl_s: int) -> uuid.UUID:
+        """A new session with its first refresh token; its id."""
+
+    async def add_refresh(self, session_id: uuid.UUID, user_id: uuid.UUID, refresh_hash: bytes, ttl_s: int) -> None:
+        """Another refresh token in a session's family."""
+
+    async def lock_refresh(self, refresh_hash: bytes) -> Row | None:
+        """{session_id, user_id, used_at, expired, revoked_at}, locked with its session until the transaction ends."""
+
+    async def mark_refresh_used(self, refresh_hash: bytes) -> None:
+        """Consume a refresh token."""
+
+    async def revoke(self, session_id: uuid.UUID, reason: str) -> None:
+        """Revoke a session (the first reason is kept)."""
+
+    async def state(self, session_id: uuid.UUID, user_id: uuid.UUID) -> bool | None:
+        """True active, False revoked, None when there is no such session of this user."""
+
+
+class DeviceRepository(Protocol):
+    """Linked devices (`devices`): rows {device_id, user_id, kind, external_id, name, created_at, last_used_at}."""
+
+    async def insert(self, user_id: uuid.UUID, kind: str, external_id: str | None, name: str | None,
+                     token_hash: bytes) -> Row:
+        """Link a device whose token hashes to token_hash."""
+
+    async def list(self, user_id: uuid.UUID) -> list[Row]:
+        """Linked devices, oldest first."""
+
+    async def get(self, user_id: uuid.UUID, device_id: uuid.UUID) -> Row | None:
+        """One linked device of this user."""
+
+    async def revoke(self, user_id: uuid.UUID, device_id: uuid.UUID) -> bool:
+        """Unlink; False if it was not a linked device of this user."""
+
+    async def by_token(self, token_hash: bytes) -> Row | None:
+        """{device_id, user_id} of the linked device with this token (its last use is recorded)."""
+
+
+class RateLimiter(Protocol):
+    """Token buckets (Redis, storage/auth_state.py). Raises Unavailable('redis') when Redis does not answer."""
+
+    async def take(self, buckets: Sequence[Bucket]) -> list[BucketResult]:
+        """Take every bucket's cost from every bucket, or from none if one is short: one answer per bucket."""
+
+
+class SessionGate(Protocol):
+    """Login-session states in Redis: 'active', 'revoked' or None (unknown: ask Postgres). Raises Unavailable."""
+
+    async def check(self, user_id: uuid.UUID, session_id: uuid.UUID, bucket: Bucket, *,
+                    mark_active_s: int = 0) -> tuple[str | None, BucketResult | None]:
+        """One round trip: (the session's state, the bucket's answer if a token was taken). A token is taken only
+        for an active session; mark_active_s > 0 records the session active first."""
+
+    async def state(self, user_id: uuid.UUID, session_id: uuid.UUID) -> str | None:
+        """The recorded state, taking no token."""
+
+    async def mark_active(self, user_id: uuid.UUID, session_id: uuid.UUID, ttl_s: int) -> None:
+        """Record a session active for ttl_s."""
+
+    async def mark_revoked(self, user_id: uuid.UUID, session_id: uuid.UUID, ttl_s: int) -> None:
+        """Record a session revoked for ttl_s."""
+
+
+class Revocations(Protocol):
+    """Telling every replica that credentials died (Redis; see LiveFeed for the message format)."""
+
+    async def revoke(self, user_id: uuid.UUID, session_id: uuid.UUID | None, reason: str, ttl_s: int) -> None:
+        """Mark the session revoked (if named) and publish {user_id, session_id, reason} on `stride:revocations`."""
+
+
+class UserKeys(Protocol):
+    """Every Redis key about a user (under `u:{user_id}:`)."""
+
+    async def purge(self, user_id: uuid.UUID, extra_keys: Sequence[str] = ()) -> int:
+        """Delete them all, and extra_keys; how many existed."""
 
 
 # ---------------------------------------------------------------------------------------------- CPU work

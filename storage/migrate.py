@@ -1,6 +1,8 @@
 """Versioned schema migrations: SQL files for Postgres, CQL for Cassandra, each recorded in a schema_version table.
 
 Run as `python -m storage.migrate [--database NAME] [--keyspace NAME]`; a second run applies nothing.
+A Postgres migration is a `.sql` file, or a `.py` file with `migrate(conn)` (a psycopg connection inside the
+migration's transaction) where a data change needs Python (e.g. 0007 backfills a column computed by domain code).
 
 Migrations connect as the schema owners (STRIDE_PG_MIGRATION_USER/_PASSWORD, STRIDE_CASSANDRA_MIGRATION_USERNAME/
 _PASSWORD), never as the app, and grant the app's roles (STRIDE_PG_USER, STRIDE_CASSANDRA_USERNAME) data access only:
@@ -10,6 +12,7 @@ migration creates), Cassandra SELECT and MODIFY on the keyspace. The app can cha
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import re
 import sys
 import time
@@ -22,7 +25,7 @@ from psycopg import sql
 from config.settings import Settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-_NAME = re.compile(r"^(\d{4})_[\w-]+\.(sql|cql)$")
+_NAME = re.compile(r"^(\d{4})_[\w-]+\.(sql|cql|py)$")
 
 
 def migration_files(kind: str) -> list[tuple[int, Path]]:
@@ -33,6 +36,18 @@ def migration_files(kind: str) -> list[tuple[int, Path]]:
         if match:
             found.append((int(match.group(1)), path))
     return found
+
+
+def apply_postgres_migration(conn: psycopg.Connection, path: Path) -> None:
+    """Run one Postgres migration on `conn` (the caller holds the transaction): SQL text, or `migrate(conn)`."""
+    if path.suffix == ".py":
+        spec = importlib.util.spec_from_file_location(f"stride_migration_{path.stem}", path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        module.migrate(conn)
+    else:
+        conn.execute(path.read_text())
 
 
 def grant_postgres_app_role(conn: psycopg.Connection, settings: Settings) -> None:
@@ -69,7 +84,7 @@ def migrate_postgres(settings: Settings, database: str | None = None) -> list[st
                 if version in done:
                     continue
                 with conn.transaction():
-                    conn.execute(path.read_text())
+                    apply_postgres_migration(conn, path)
                     conn.execute("INSERT INTO schema_version (version, name) VALUES (%s, %s)", (version, path.name))
                 applied.append(path.name)
             grant_postgres_app_role(conn, settings)

@@ -15,6 +15,7 @@ from storage.live import PgLive
 from storage.outbox import Event, PgOutbox, insert_events
 from storage.postgres import Postgres
 from storage.stats import PgStats
+from storage.users import PgDevices, PgLoginSessions, PgUsers
 
 
 class PostgresUnitOfWork:
@@ -76,6 +77,18 @@ class PostgresUnitOfWork:
     @property
     def activities(self) -> PgActivities:
         return PgActivities(self.conn)
+
+    @property
+    def users(self) -> PgUsers:
+        return PgUsers(self.conn)
+
+    @property
+    def sessions(self) -> PgLoginSessions:
+        return PgLoginSessions(self.conn)
+
+    @property
+    def devices(self) -> PgDevices:
+        return PgDevices(self.conn)
 
     @property
     def live(self) -> PgLive:

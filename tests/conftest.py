@@ -68,7 +68,7 @@ RAY_ENV = {
     # Serve replicas' inter-deployment gRPC server: the node's address, not every interface (config/ray_hooks.py)
     "RAY_RUNTIME_ENV_HOOK": "config.ray_hooks.runtime_env_hook",
     # uvicorn in Serve's proxy/replicas must not rewrite the client address from X-Forwarded-For: the app does
-    # that itself, trusting only the entry HAProxy appended (serve_app.security.client_ip)
+    # that itself, trusting only the entry HAProxy appended (serve_app.auth.client_ip)
     "FORWARDED_ALLOW_IPS": "",
     "RAY_BACKEND_LOG_LEVEL": "warning",
     "RAY_DEDUP_LOGS": "1",
@@ -87,6 +87,11 @@ def make_test_settings(**overrides: object) -> Settings:
                 max_body_bytes=8 * 1024 * 1024,  # small enough for tests/e2e/test_limits.py to pass it cheaply
                 rate_login_ip_capacity=30, rate_login_ip_refill_per_s=0.5,
                 rate_api_capacity=300, rate_api_refill_per_s=5.0,
+                # registrations leave from random loopback addresses too (tests/e2e/conftest.py::register); the
+                # global bucket is shared by every test session on this Redis db, so it is out of reach here (its
+                # behaviour is unit-tested with fakes: tests/unit/services/test_accounts.py)
+                rate_register_ip_capacity=5, rate_register_ip_refill_per_s=0.01,
+                rate_register_global_capacity=1_000_000, rate_register_global_refill_per_s=10_000.0,
                 # live sockets: caps the e2e tests can reach (>100 followers on one link, from a few addresses),
                 # a short auth window, a re-check every few seconds, a point cap a test can fill
                 live_ws_max_per_share=150, live_ws_max_per_client=80, live_ws_auth_timeout_s=3.0,

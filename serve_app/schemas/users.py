@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
 
+from services.accounts import NewUser
+
 Sex = Literal["female", "male", "other"]
 DeviceKind = Literal["garmin", "apple_watch", "wear_os", "wahoo", "polar", "suunto", "coros", "fitbit", "zwift",
                      "phone", "other"]
@@ -85,6 +87,28 @@ class UserCreate(BaseModel):
     def _heart_rates(self) -> "UserCreate":
         _check_hr(self.max_hr, self.resting_hr)
         return self
+
+    def to_new_user(self) -> NewUser:
+        """The service's command."""
+        return NewUser(email=str(self.email), password=self.password, name=self.name, timezone=self.timezone,
+                       birth_year=self.birth_year, sex=self.sex, weight_kg=self.weight_kg, max_hr=self.max_hr,
+                       resting_hr=self.resting_hr, preferences=self.preferences.model_dump())
+
+
+class RegistrationAccepted(BaseModel):
+    """The answer to every accepted registration, whether or not the email already had an account."""
+
+    status: Literal["accepted"] = "accepted"
+    message: str
+    login_url: str = "/auth/login"
+
+
+REGISTRATION_ACCEPTED = {
+    "status": "accepted",
+    "message": "Registration accepted: log in with this email and password. If the email already had an account, "
+               "that account is unchanged and only its own password opens it.",
+    "login_url": "/auth/login",
+}
 
 
 class UserUpdate(BaseModel):

@@ -18,6 +18,7 @@ from types import TracebackType
 from typing import Any
 
 from domain.events import consumers_of, outbox_payload
+from services.fakes.accounts import FakeAuthState, FakeDevices, FakeLoginSessions, FakeUsers
 from services.fakes.activities import FakeActivities, FakePurges, FakeSamples, FakeWorkouts
 from services.fakes.live import FakeLive, FakeLiveFeed
 from services.fakes.progress import FakeGoals, FakeOutbox, FakeStats, FakeStatsCache, FakeStatsShards
@@ -116,6 +117,18 @@ class FakeUnitOfWork:
     @property
     def activities(self) -> FakeActivities:
         return FakeActivities(self.tables)
+
+    @property
+    def users(self) -> FakeUsers:
+        return FakeUsers(self.tables)
+
+    @property
+    def sessions(self) -> FakeLoginSessions:
+        return FakeLoginSessions(self.tables)
+
+    @property
+    def devices(self) -> FakeDevices:
+        return FakeDevices(self.tables)
 
     @property
     def live(self) -> FakeLive:

@@ -2,7 +2,8 @@
 
 Each login comes from its own random loopback source address (127.64.0.0/10; Linux answers every 127/8 address
 without set-up), so per-IP login buckets of different tests never collide. An X-Forwarded-For header would not do:
-the app believes only the entry the ingress appends (serve_app.security.client_ip).
+the app believes only the entry the ingress appends (serve_app.auth.client_ip). Registrations leave from random
+loopback addresses too (per-address registration buckets).
 """
 from __future__ import annotations
 
@@ -50,11 +51,14 @@ def unique_email(tag: str = "user") -> str:
     return f"{tag}-{uuid.uuid4().hex[:12]}@example.com"
 
 
-def register(api: httpx.Client, **fields: Any) -> dict[str, Any]:
-    """POST /users with sensible defaults; returns the created user's JSON (asserts 201)."""
+def register(api: httpx.Client, ip: str | None = None, **fields: Any) -> dict[str, Any]:
+    """POST /users with sensible defaults from client address `ip` (a random loopback address by default, so
+    per-address registration buckets of different tests never collide); returns the answer's JSON (asserts 202:
+    the same answer whether or not the email was taken; log in to get the account)."""
     body = {"email": unique_email(), "password": DEFAULT_PASSWORD, "name": "Test Athlete", **fields}
-    r = api.post("/users", json=body)
-    assert r.status_code == 201, r.text
+    with client_from(api, ip or fake_ip()) as client:
+        r = client.post("/users", json=body)
+    assert r.status_code == 202, r.text
     return r.json()
 
 
@@ -65,16 +69,21 @@ def login(api: httpx.Client, email: str, password: str = DEFAULT_PASSWORD, ip: s
 
 
 def new_account(api: httpx.Client, **fields: Any) -> Account:
-    """Register a unique user and log in."""
+    """Register a unique user and log in (one token of the account's login bucket; no API token is spent: the
+    user id comes from the access token's `sub`)."""
+    import jwt
+
     fields.setdefault("email", unique_email())
     password = fields.setdefault("password", DEFAULT_PASSWORD)
-    user = register(api, **fields)
+    register(api, **fields)
     ip = fake_ip()
     r = login(api, fields["email"], password, ip)
     assert r.status_code == 200, r.text
     tokens = r.json()
-    return Account(user_id=user["user_id"], email=fields["email"], password=password,
-                   access_token=tokens["access_token"], refresh_token=tokens["refresh_token"], ip=ip, profile=user)
+    user_id = jwt.decode(tokens["access_token"], options={"verify_signature": False})["sub"]
+    return Account(user_id=user_id, email=fields["email"], password=password,
+                   access_token=tokens["access_token"], refresh_token=tokens["refresh_token"], ip=ip,
+                   profile={k: v for k, v in fields.items() if k != "password"})
 
 
 def register_and_login(api: httpx.Client, **fields: Any) -> tuple[str, dict[str, str]]:
