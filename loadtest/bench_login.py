@@ -58,10 +58,14 @@ def verify_throughput(time_cost: int, memory_kib: int, parallelism: int, threads
 
 
 async def _login(client: httpx.AsyncClient, email: str, password: str) -> tuple[int, float]:
-    started = time.perf_counter()
-    r = await client.post("/auth/login", json={"email": email, "password": password},
-                          headers={"X-Forwarded-For": f"198.18.{random.randint(0, 255)}.{random.randint(1, 254)}"})
-    return r.status_code, (time.perf_counter() - started) * 1000
+    # each login from its own loopback source address (Linux answers all of 127/8), so the per-address login bucket
+    # does not throttle the benchmark; the app ignores a client's X-Forwarded-For (it believes only HAProxy's entry)
+    source = f"127.{random.randint(64, 127)}.{random.randint(0, 255)}.{random.randint(1, 254)}"
+    async with httpx.AsyncClient(base_url=client.base_url, timeout=client.timeout,
+                                 transport=httpx.AsyncHTTPTransport(local_address=source)) as one:
+        started = time.perf_counter()
+        r = await one.post("/auth/login", json={"email": email, "password": password})
+        return r.status_code, (time.perf_counter() - started) * 1000
 
 
 async def time_http_login(base_url: str, n: int) -> dict[str, Any] | None:
