@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import re
+import secrets
 import sys
 import time
 from pathlib import Path
@@ -149,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keyspace", default=None, help="Cassandra keyspace (default: settings)")
     parser.add_argument("--only", choices=["postgres", "cassandra"], default=None)
     args = parser.parse_args(argv)
-    settings = Settings()
+    # migrations never sign tokens: a throwaway JWT secret keeps the migration job free of the app's secret
+    settings = Settings(jwt_secret=secrets.token_hex(32))
     started = time.monotonic()
     if args.only in (None, "postgres"):
         names = migrate_postgres(settings, args.database)
