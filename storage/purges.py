@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any, cast
 
 from storage.cassandra import Cassandra
 from storage.postgres import Postgres
@@ -34,7 +35,7 @@ async def run_pending_purges(pg: Postgres, cas: Cassandra, limit: int = 200) -> 
         cur = await conn.execute(
             "SELECT activity_id, buckets FROM sample_purges ORDER BY requested_at LIMIT %s", (limit,)
         )
-        rows = await cur.fetchall()
+        rows = cast(list[dict[str, Any]], await cur.fetchall())  # the pool's rows are dicts
     done = 0
     for row in rows:
         await delete_sample_partitions(cas, row["activity_id"], list(row["buckets"]))

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -34,7 +34,7 @@ class ActivityFact:
     def utc_start(self) -> datetime:
         """Start time as an aware UTC datetime."""
         st = self.start_time
-        return st.replace(tzinfo=timezone.utc) if st.tzinfo is None else st.astimezone(timezone.utc)
+        return st.replace(tzinfo=UTC) if st.tzinfo is None else st.astimezone(UTC)
 
     def local_date(self, tz: ZoneInfo) -> date:
         """Calendar day of the start in the user's timezone."""

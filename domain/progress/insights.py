@@ -19,7 +19,7 @@ def fmt_value(key: RecordKey, value: float) -> str:
     """Human form of a record value: h:mm:ss / m:ss, km, m, kg, W."""
     u = unit(key)
     if u == "s":
-        m, s = divmod(int(round(value)), 60)
+        m, s = divmod(round(value), 60)
         return f"{m // 60}:{m % 60:02d}:{s:02d}" if m >= 60 else f"{m}:{s:02d}"
     if key[0] == "longest":
         return f"{value / 1000:.1f} km"
@@ -35,15 +35,15 @@ def record_insights(fact: ActivityFact, book: RecordBook) -> list[dict[str, Any]
     """new_pr where the activity set a record when done (current or since beaten); else second_best when 2nd of all."""
     out = []
     for key in sorted(record_values(fact)):
-        base = {"category": key[0], "sport": key[1], "name": key[2], "unit": unit(key),
-                "value": record_values(fact)[key]}
+        value = record_values(fact)[key]
+        base = {"category": key[0], "sport": key[1], "name": key[2], "unit": unit(key), "value": value}
         cur = book.current(key)
         if book.set_in(key, fact.activity_id):
             still = cur is not None and cur[1] == fact.activity_id
-            msg = f"New PR: {label(key)} {fmt_value(key, base['value'])}" + ("" if still else " (since beaten)")
+            msg = f"New PR: {label(key)} {fmt_value(key, value)}" + ("" if still else " (since beaten)")
             out.append({"kind": "new_pr", **base, "current": still, "message": msg})
         elif book.rank(key, fact.activity_id) == 2:
-            msg = f"2nd best {label(key)}: {fmt_value(key, base['value'])}"
+            msg = f"2nd best {label(key)}: {fmt_value(key, value)}"
             out.append({"kind": "second_best", **base, "message": msg})
     return out
 
@@ -73,7 +73,7 @@ def week_over_week(fact: ActivityFact, day: date, totals: PeriodTotals) -> list[
              "this_week": this, "last_week": last, "message": f"{abs(pct)} % {word} distance than last week"}]
 
 
-def streak_extended(day: date, first_of_day: bool, first_of_week: bool, totals: PeriodTotals) -> list[dict]:
+def streak_extended(day: date, first_of_day: bool, first_of_week: bool, totals: PeriodTotals) -> list[dict[str, Any]]:
     """streak_extended when the activity opened a day (or week) that continues a run of ≥ 2 active days (weeks)."""
     out = []
     has_day = lambda o: totals.has(ALL, "day", date.fromordinal(o))  # noqa: E731

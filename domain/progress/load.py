@@ -55,7 +55,7 @@ def ewma_at(days: np.ndarray, loads: np.ndarray, today: int, tau: float) -> floa
     return float(np.dot(weights, loads[keep]))
 
 
-def training_load(daily: Mapping[date, float], today: date) -> dict[str, float]:
+def training_load(daily: Mapping[date, float], today: date) -> dict[str, float | str]:
     """Fitness (CTL, 42 d), fatigue (ATL, 7 d) and form (TSB = CTL - ATL) on `today`, from loads per local day."""
     ds = sorted(daily)
     days = np.array([d.toordinal() for d in ds], dtype=float)

@@ -147,7 +147,7 @@ class RecordBook:
         """1-based rank of the activity's value among all candidates (ties: earlier first)."""
         cands = self._entries.get(key)
         i = next((j for j, o in enumerate(cands.order) if o[1] == activity_id), None) if cands else None
-        if i is None:
+        if cands is None or i is None:
             return None
         vals = np.asarray(cands.values, dtype=float)
         vals = -vals if higher_is_better(key) else vals
@@ -157,10 +157,10 @@ class RecordBook:
         """The history entry where the activity set this record, if it ever did."""
         return next((e for e in self._history.get(key, []) if e[1] == activity_id), None)
 
-    def view(self, with_history: bool = True) -> dict[str, dict]:
+    def view(self, with_history: bool = True) -> dict[str, dict[str, Any]]:
         """{"best_efforts": {sport: {name: rec}}, "longest": {sport: rec}, "biggest_climb": {sport: rec},
         "one_rm": {exercise: rec}}; rec = current value, holder, unit (+ history)."""
-        out: dict[str, dict] = {VIEW_NAMES[c]: {} for c in CATEGORIES}
+        out: dict[str, dict[str, Any]] = {VIEW_NAMES[c]: {} for c in CATEGORIES}
         for key in sorted(self._history):
             cat, sport, name = key
             rec = {**entry_dict(self._history[key][-1]), "unit": unit(key)}

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, timedelta
+from typing import Any
 
 import numpy as np
 
@@ -56,7 +57,7 @@ def run_through(active: Callable[[int], bool], x: int, forward: bool = True) -> 
     return hi - lo + 1
 
 
-def streak_summary(day_counts: Mapping[date, int], today: date) -> dict:
+def streak_summary(day_counts: Mapping[date, int], today: date) -> dict[str, Any]:
     """Daily/weekly current and longest streaks, activities per week (last 4 / 12 weeks), active days this month."""
     days = _sorted_unique(d.toordinal() for d in day_counts)
     weeks = _sorted_unique(week_index(d) for d in day_counts)

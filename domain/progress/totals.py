@@ -20,7 +20,7 @@ def milli(x: float | None) -> int:
     """x in integer thousandths (None, NaN, inf and negatives count as 0)."""
     if x is None or not math.isfinite(x) or x <= 0:
         return 0
-    return int(round(x * SCALE))
+    return round(x * SCALE)
 
 
 def fact_vector(fact: ActivityFact, load: float) -> tuple[int, ...]:
@@ -38,7 +38,7 @@ def period_keys(sport: str, day: date) -> list[Key]:
 def as_dict(vec: tuple[int, ...] | list[int] | None) -> dict[str, float]:
     """Public shape of a metric vector: count as int, the rest in units."""
     vec = vec or (0,) * len(METRICS)
-    out: dict[str, float] = {m: v / SCALE for m, v in zip(METRICS, vec)}
+    out: dict[str, float] = {m: v / SCALE for m, v in zip(METRICS, vec, strict=False)}
     out["count"] = int(vec[0] // SCALE)
     return out
 
@@ -76,7 +76,7 @@ class PeriodTotals:
         for n in range((last - first).days + 1):
             vec = self._t.get((sport, "day", first + timedelta(days=n)))
             if vec:
-                acc = [a + v for a, v in zip(acc, vec)]
+                acc = [a + v for a, v in zip(acc, vec, strict=False)]
         return tuple(acc)
 
     def has(self, sport: str, kind: str, start: date) -> bool:

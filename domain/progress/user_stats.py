@@ -37,7 +37,7 @@ Kind = Literal["created", "updated", "deleted"]
 class UserStats:
     """A user's stats, kept incrementally from activity_created/updated/deleted events."""
 
-    def __init__(self, user_id: str, tz: str = "UTC", profile: dict | None = None) -> None:
+    def __init__(self, user_id: str, tz: str = "UTC", profile: dict[str, Any] | None = None) -> None:
         self.user_id = user_id
         self.tz, self._zone = tz, zone(tz)
         self.profile = dict(profile or {})
@@ -97,7 +97,7 @@ class UserStats:
             self._seen.popitem(last=False)
         return True
 
-    def apply(self, event_id: str, kind: Kind, fact: ActivityFact | None, activity_id: str) -> list[dict]:
+    def apply(self, event_id: str, kind: Kind, fact: ActivityFact | None, activity_id: str) -> list[dict[str, Any]]:
         """Apply one activity event; idempotent by event_id (a seen id returns [] and changes nothing).
 
         created/updated upsert the fact (a lower revision than the stored one is stale and ignored); deleted
@@ -125,7 +125,7 @@ class UserStats:
         d = new.local_date(self._zone)
         return (not self._totals.has(ALL, "day", d)), (not self._totals.has(ALL, "week", period_start(d, "week")))
 
-    def _streak_events(self, new: ActivityFact | None, fresh_day: bool, fresh_week: bool) -> list[dict]:
+    def _streak_events(self, new: ActivityFact | None, fresh_day: bool, fresh_week: bool) -> list[dict[str, Any]]:
         """streak events when a new active day (week) makes or lengthens a run of ≥ 2 days (weeks)."""
         if new is None:
             return []
@@ -155,7 +155,7 @@ class UserStats:
         """Sorted active ISO week indices."""
         return np.unique((self._day_ordinals() - 1) // 7)
 
-    def _goal_events(self, old: ActivityFact | None, new: ActivityFact | None) -> list[dict]:
+    def _goal_events(self, old: ActivityFact | None, new: ActivityFact | None) -> list[dict[str, Any]]:
         """goal_achieved for goal periods the change completes (not announced before)."""
         out = []
         touched = [f for f in (old, new) if f is not None]
@@ -169,14 +169,14 @@ class UserStats:
 
     # ---- configuration ----------------------------------------------------------------------------------------
 
-    def set_goals(self, goals: list[Goal]) -> list[dict]:
+    def set_goals(self, goals: list[Goal]) -> list[dict[str, Any]]:
         """Replace the goal definitions; returns goal_achieved events for met periods not announced before."""
         self._goals = list(goals)
         ids = {g.goal_id for g in self._goals}
         self._emitted = {k for k in self._emitted if k[0] in ids}
         out = []
         for goal in self._goals:
-            windows = {goal.window(d) for d in self._by_day} - {None}
+            windows = {w for w in (goal.window(d) for d in self._by_day) if w is not None}
             for w in sorted(windows):
                 ev = achieved_event(goal, self._totals, w[0], self._emitted)
                 if ev:
@@ -188,7 +188,7 @@ class UserStats:
         self.tz, self._zone = tz, zone(tz)
         self._rebuild(list(self._facts.values()))
 
-    def set_profile(self, profile: dict | None) -> None:
+    def set_profile(self, profile: dict[str, Any] | None) -> None:
         """Change the athlete profile (max_hr, resting_hr, sex, birth_year): loads are recomputed."""
         self.profile, self._who = dict(profile or {}), athlete(profile)
         self._rebuild(list(self._facts.values()))
@@ -220,26 +220,26 @@ class UserStats:
                          "items": self.insights_for(latest.activity_id) if latest else []},
         }
 
-    def _current_totals(self, sport: str, today: date) -> dict[str, dict]:
+    def _current_totals(self, sport: str, today: date) -> dict[str, dict[str, Any]]:
         """Totals of one sport for the week, month and year holding today, and lifetime."""
-        out = {}
+        out: dict[str, dict[str, Any]] = {}
         for kind in ("week", "month", "year"):
             start = period_start(today, kind)
             out[kind] = {"period_start": start.isoformat(), **self._totals.get(sport, kind, start)}
         out["lifetime"] = self._totals.get(sport, "lifetime", LIFETIME)
         return out
 
-    def records(self) -> dict[str, dict]:
+    def records(self) -> dict[str, dict[str, Any]]:
         """The /records body: current PRs per sport and effort, with their history."""
         return self._book.view(with_history=True)
 
-    def goals_view(self, today: date | None = None) -> list[dict]:
+    def goals_view(self, today: date | None = None) -> list[dict[str, Any]]:
         """Each goal in the read shape, with its progress history per period."""
         today = today or self.today()
         return [goal_view(g, self._totals, today) for g in self._goals]
 
     def progress(self, metric: str, period: str, sport: str | None = None, start: date | None = None,
-                 end: date | None = None) -> list[dict]:
+                 end: date | None = None) -> list[dict[str, Any]]:
         """Zero-filled series [{"period_start", "value"}] of distance|duration|count|elevation|load per period."""
         if metric not in PROGRESS_METRICS:
             raise ValueError(f"unknown metric {metric!r}")
@@ -253,7 +253,7 @@ class UserStats:
                                                                           PROGRESS_METRICS[metric])}
                 for s in starts]
 
-    def insights_for(self, activity_id: str) -> list[dict]:
+    def insights_for(self, activity_id: str) -> list[dict[str, Any]]:
         """Insights for one stored activity ([] when unknown)."""
         fact = self._facts.get(activity_id)
         if fact is None:
@@ -291,7 +291,7 @@ class UserStats:
                 "goals": [goal_to_dict(g) for g in self._goals]}
 
     @classmethod
-    def from_state(cls, d: dict[str, Any]) -> "UserStats":
+    def from_state(cls, d: dict[str, Any]) -> UserStats:
         """Rebuild from to_state() output (no events are emitted)."""
         s = cls(d["user_id"], d.get("tz", "UTC"), d.get("profile"))
         s._rebuild(fact_from_dict(f) for f in d.get("facts", []))
@@ -313,7 +313,7 @@ def _checked(kind: str, fact: ActivityFact | None, activity_id: str) -> Activity
 
 
 def recompute(user_id: str, tz: str, facts: Iterable[ActivityFact], goals: Iterable[Goal] = (),
-              profile: dict | None = None) -> UserStats:
+              profile: dict[str, Any] | None = None) -> UserStats:
     """UserStats built from scratch (all met goal periods count as announced)."""
     s = UserStats(user_id, tz, profile)
     s._rebuild(facts)
