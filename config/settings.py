@@ -154,7 +154,7 @@ class Settings(BaseSettings):
     stats_cache_entries_per_read: int = Field(32, ge=1)  # cached parameter variants per user and read kind
 
     # Outbox delivery (actors/dispatcher.py, storage/outbox.py)
-    outbox_max_attempts: int = Field(10, ge=1)  # then the delivery becomes a dead letter
+    outbox_max_attempts: int = Field(15, ge=1)  # then a dead letter (~33 min of backoff with the defaults)
     outbox_backoff_base_s: float = Field(1.0, gt=0)  # wait after the n-th failure: min(max, base * 2^(n-1))
     outbox_backoff_max_s: float = Field(300.0, gt=0)
     outbox_retention_s: float = Field(7 * 86400.0, gt=0)  # delivered events are pruned after this long

@@ -69,7 +69,7 @@ SUBSCRIPTIONS: dict[str, frozenset[str]] = {
 class RetryPolicy:
     """How often and how patiently a delivery is retried before it becomes a dead letter."""
 
-    max_attempts: int = 10
+    max_attempts: int = 15
     backoff_base_s: float = 1.0
     backoff_max_s: float = 300.0
 
