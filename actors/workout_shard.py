@@ -29,6 +29,9 @@ from domain.track import Track
 from services.compute import offload as default_offload
 from services.live import LiveLimits, finished_summary, normalise_batch
 from services.ports import LiveFeed, Offload, Purges, SampleStore, UnitOfWorkFactory
+from storage.cassandra import Cassandra
+from storage.sample_writer import SampleWriter
+from storage.samples import SampleStore as CassandraSamples
 from storage.samples import live_bucket
 
 log = logging.getLogger("stride.workouts")
@@ -265,17 +268,28 @@ class WorkoutHost:
         return {"sessions": len(self.sessions), "loading": len(self._loading), "ended_users": len(self._ended_users)}
 
 
+class ShardSamples(CassandraSamples):
+    """The shard's samples: reads and purges as SampleStore does, live rows through the coalescing SampleWriter (the
+    rows of every workout the shard hosts that arrive in one event-loop tick go to Cassandra together; each call
+    still resolves only once Cassandra has its row)."""
+
+    def __init__(self, cas: Cassandra, bucket_seconds: int, mode: str) -> None:
+        super().__init__(cas, bucket_seconds)
+        self.writer = SampleWriter(cas, mode=mode)
+
+    async def write_batch(self, activity_id: uuid.UUID, seq: int, track: Track) -> int:
+        return await self.writer.write_batch(activity_id, seq, track)
+
+
 @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=0, max_concurrency=1000)  # type: ignore[call-overload]
 class WorkoutShard:
     """The Ray actor around a WorkoutHost; created only by actors.topology, called only through actors.gateway."""
 
     def __init__(self, settings: Settings, index: int) -> None:
-        from storage.cassandra import Cassandra
         from storage.live_feed import RedisLiveFeed
         from storage.postgres import Postgres
         from storage.purges import PurgeQueue
         from storage.redis_store import build_redis
-        from storage.samples import SampleStore as CassandraSamples
         from storage.uow import PostgresUnitOfWork
 
         self.settings = settings
@@ -284,7 +298,8 @@ class WorkoutShard:
         cas = Cassandra(settings)
         limits = LiveLimits(max_span_s=settings.max_span_s, max_points=settings.live_max_points)
         uow = cast(UnitOfWorkFactory, lambda: PostgresUnitOfWork(pg))
-        samples = cast(SampleStore, CassandraSamples(cas, settings.sample_bucket_seconds))
+        self.samples = ShardSamples(cas, settings.sample_bucket_seconds, settings.live_sample_writer)
+        samples = cast(SampleStore, self.samples)
         self.host = WorkoutHost(uow, samples,
                                 RedisLiveFeed(build_redis(settings)), PurgeQueue(pg, cas), limits,
                                 idle_finish_s=settings.live_idle_finish_s)
@@ -297,7 +312,7 @@ class WorkoutShard:
 
     async def stats(self) -> dict[str, Any]:
         """What this shard holds (for tests and benchmarks)."""
-        return {"index": self.index, **self.host.stats()}
+        return {"index": self.index, **self.host.stats(), "writer": self.samples.writer.stats()}
 
     async def ingest(self, activity_id: uuid.UUID, user_id: uuid.UUID, seq: int, track: Track,
                      absolute: bool = False) -> dict[str, Any]:

@@ -131,6 +131,8 @@ class Settings(BaseSettings):
     live_idle_finish_s: int = 7200
     live_check_interval_s: float = 10.0
     live_max_points: int = Field(200_000, ge=1)  # points one live workout may hold: the batch past it is 413
+    # how a shard writes live rows (storage/sample_writer.py): replica_batches | concurrent | single
+    live_sample_writer: str = "replica_batches"
     # WebSockets (WS /ws/activities/{id}/live): their own Serve application, so open sockets never take the request
     # slots HTTP calls need; each replica fans Redis pub/sub out to its sockets over one connection
     live_ws_replicas: int = Field(1, ge=1)

@@ -154,7 +154,7 @@ class LiveHub:
     async def join(self, socket: Socket) -> None:
         """Register a socket and follow its workout's channel; Refused past a cap."""
         self._check_caps(socket)
-        self._start()
+        await self._start()
         first = socket.activity_id not in self.by_activity
         for index, key in self._keys(socket):
             index.setdefault(key, set()).add(socket)
@@ -190,17 +190,17 @@ class LiveHub:
 
     # ------------------------------------------------------------------ background work
 
-    def _start(self) -> None:
-        """The reader and the sweeper run in the replica's loop from the first socket on."""
+    async def _start(self) -> None:
+        """The reader and the sweeper run in the replica's loop from the first socket on (restarted if one died)."""
         if self._tasks and not any(t.done() for t in self._tasks):
             return
         for task in self._tasks:
             task.cancel()
         loop = asyncio.get_running_loop()
-        self._tasks = [loop.create_task(self._read()), loop.create_task(self._sweep())]
+        self._tasks = [loop.create_task(self._read()), loop.create_task(self._sweep())]  # before any await: once
+        await self.subscriber.subscribe([REVOCATIONS_CHANNEL])
 
     async def _read(self) -> None:
-        await self.subscriber.subscribe([REVOCATIONS_CHANNEL])
         async for channel, data in self.subscriber.messages():
             try:
                 self.dispatch(channel, data)

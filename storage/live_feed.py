@@ -127,6 +127,9 @@ class RedisSubscriber:
     async def messages(self) -> AsyncIterator[tuple[str, Any]]:
         """Every message on the followed channels, forever (JSON-decoded; undecodable ones are skipped)."""
         while True:
+            if not self.channels:
+                await asyncio.sleep(self.poll_s)
+                continue
             try:
                 pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
                 async with self._lock:
