@@ -106,6 +106,8 @@ class WorkoutHost:
         missing = {live_bucket(seq) for seq in batches} - session.buckets
         if missing:  # a workout from before buckets were recorded as they fill
             await self._record_buckets(session, missing)
+        if self._user_ended(session.user_id):  # erased while this rebuild read storage
+            return None
         self.sessions[activity_id] = session
         log.info("rebuilt session %s with %d batches (acked %d)", activity_id, len(batches), session.sequencer.acked)
         return session
@@ -115,7 +117,7 @@ class WorkoutHost:
         """Run `action` on the caller's open session under its lock (NotFound if it ended while this call waited)."""
         session = await self._session(activity_id, user_id)
         async with session.lock:
-            if session.closed:
+            if session.closed or self._user_ended(user_id):
                 raise NotFound("live workout")
             return await action(session)
 

@@ -186,3 +186,28 @@ def test_a_finish_of_a_session_no_shard_holds_rebuilds_and_finishes_it() -> None
             await s.host.finish(activity_id, USER)
 
     run(scenario())
+
+
+def test_a_rebuild_racing_end_user_never_takes_another_batch() -> None:
+    async def scenario() -> None:
+        s = Shards()
+        activity_id = await s.start()
+        await s.host.ingest(activity_id, USER, 1, BATCHES[0])
+        s.host = s.new_host()  # not in memory: the next call rebuilds it
+        gate = asyncio.Event()
+        real = s.samples.read_batches
+
+        async def slow(aid: uuid.UUID) -> dict[int, Track]:
+            await gate.wait()
+            return await real(aid)
+
+        s.samples.read_batches = slow  # type: ignore[method-assign]
+        ingest = asyncio.create_task(s.host.ingest(activity_id, USER, 2, BATCHES[1]))
+        await asyncio.sleep(0)
+        assert await s.host.end_user(USER) == []  # nothing in memory yet: the rebuild is reading storage
+        gate.set()
+        with pytest.raises(NotFound):
+            await ingest
+        assert s.samples.points(activity_id) == 20 and s.host.stats()["sessions"] == 0
+
+    run(scenario())
