@@ -110,7 +110,7 @@ class StatsHost:
         async with self._lock(user_id):
             if any(e["event_type"] == "user_deleted" for e in events):
                 self.users.pop(user_id, None)
-                await self._invalidate(user_id)
+                await self._forget(user_id)
                 return 0
             try:
                 emitted = await self._commit_user(user_id, events)
@@ -166,6 +166,14 @@ class StatsHost:
             stats.set_timezone(ctx["timezone"])
         if _profile(ctx) != stats.profile:
             stats.set_profile(_profile(ctx))
+
+    async def _forget(self, user_id: uuid.UUID) -> None:
+        """Erasure: delete the user's cache keys (an invalidation would write the version key again after the
+        erasure purged everything under the user's prefix)."""
+        try:
+            await self.cache.forget(user_id)
+        except Unavailable as exc:
+            log.warning("cache of erased user %s left to expire: %s", user_id, exc)
 
     async def _invalidate(self, user_id: uuid.UUID) -> None:
         try:

@@ -324,6 +324,9 @@ class StatsCache(Protocol):
     async def invalidate(self, user_id: uuid.UUID) -> None:
         """Bump the user's version and drop the cached values."""
 
+    async def forget(self, user_id: uuid.UUID) -> None:
+        """The user is erased: delete their version and cached values (nothing stays under their prefix)."""
+
 
 class StatsShards(Protocol):
     """The per-user stats actors, reached through actors.gateway (domain errors arrive as raised)."""

@@ -74,6 +74,14 @@ class RedisStatsCache:
         except (RedisError, OSError) as exc:
             raise StorageUnavailable("redis", type(exc).__name__) from exc
 
+    async def forget(self, user_id: uuid.UUID) -> None:
+        """The user is erased: their version key goes too (an invalidation would write it again after the
+        erasure purged the user's keys); a reader that saw an older version can no longer file a value."""
+        try:
+            await self.redis.delete(version_key(user_id), *(cache_key(user_id, k) for k in READ_KINDS))
+        except (RedisError, OSError) as exc:
+            raise StorageUnavailable("redis", type(exc).__name__) from exc
+
     async def invalidate(self, user_id: uuid.UUID) -> None:
         try:
             async with self.redis.pipeline(transaction=True) as pipe:

@@ -171,6 +171,12 @@ class FakeStatsCache:
         if str(self.versions.get(user_id, 0)) == version:
             self.values[(user_id, what, f"{version}:{key}")] = value
 
+    async def forget(self, user_id: uuid.UUID) -> None:
+        if self.down:
+            raise Unavailable("redis", "fake outage")
+        self.versions.pop(user_id, None)
+        self.values = {k: v for k, v in self.values.items() if k[0] != user_id}
+
     async def invalidate(self, user_id: uuid.UUID) -> None:
         self._check("invalidate")
         self.versions[user_id] = self.versions.get(user_id, 0) + 1

@@ -84,6 +84,28 @@ def test_an_erased_user_is_forgotten_and_events_for_them_change_nothing() -> Non
     assert user not in w.db.tables["user_stats"]
 
 
+def test_user_deleted_forgets_the_user_and_leaves_no_cache_version_behind() -> None:
+    """Erasure (issue 9 #15): on user_deleted the shard drops the user and deletes their cache version; an
+    invalidation (a version bump) would write a key under the erased user's prefix after the erasure purged it."""
+    w = World()
+    user = w.user()
+    w.save_activity(user, _days_ago(1), 5)
+    w.drain()
+    w.stats(user)  # cached
+    assert user in w.cache.versions
+
+    async def erase() -> None:
+        async with w.db.uow() as uow:
+            del uow.tables["users"][user]
+            uow.emit("user_deleted", user, user)
+            await uow.commit()
+
+    run(erase())
+    w.drain()
+    assert w.pending() == [] and all(user not in h.users for h in w.hosts)
+    assert user not in w.cache.versions and not any(k[0] == user for k in w.cache.values)
+
+
 def test_deletes_and_edits_read_the_current_row() -> None:
     w = World()
     user = w.user()
