@@ -6,10 +6,7 @@ response leaves: a route's own, or one built by an error handler.
 """
 from __future__ import annotations
 
-import uuid
 from typing import Any
-
-from domain.ratelimit import BucketResult
 
 STATE_KEY = "ratelimit_headers"
 
@@ -37,10 +34,3 @@ class RateLimitHeadersMiddleware:
 
         await self.app(scope, receive, send_with_headers)
 
-
-async def limit_api(redis: Any, settings: Any, user_id: uuid.UUID) -> BucketResult | None:
-    """DEPRECATED: `get_resources().auth.charge(user_id)` (the user's API bucket, fail open; RateLimited when
-    empty). Kept until its last importer moves."""
-    from serve_app.resources import get_resources
-
-    return await get_resources().auth.charge(user_id)

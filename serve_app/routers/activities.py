@@ -13,10 +13,10 @@ from domain.errors import Invalid, Malformed
 from domain.splits import DeviceLap
 from domain.streams import STREAM_KEYS
 from domain.strength import StrengthSet
+from serve_app.auth import CurrentUser, Uploader, require_self
 from serve_app.deps import Activities
 from serve_app.schemas.activities import ActivityCreated, ActivityPage, ActivityPublic, ActivityType, ActivityUpdate
 from serve_app.schemas.samples import decode_upload, to_track
-from serve_app.security import CurrentUser, Uploader, require_self
 from services.activities import NewActivity
 from services.compute import offload
 

@@ -10,10 +10,10 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Path, Query, Response, status
 
+from serve_app.auth import CurrentUser, require_self
 from serve_app.deps import Progress
 from serve_app.schemas.activities import ActivityType
 from serve_app.schemas.progress import GoalCreate, GoalPublic, GoalUpdate, ProgressSeries
-from serve_app.security import CurrentUser, require_self
 from services.progress import Document
 
 router = APIRouter(tags=["progress"])
