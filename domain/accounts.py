@@ -15,6 +15,7 @@ Not folded on purpose: different scripts (Cyrillic `а` is another mailbox than 
 check is a product decision about display names, not about identity) and provider-specific rules (dots and
 `+tags` in Gmail addresses), which would merge mailboxes that really are different elsewhere.
 """
+
 from __future__ import annotations
 
 import hashlib

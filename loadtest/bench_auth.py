@@ -9,6 +9,7 @@ same-run reference).
 
     .venv/bin/python -m loadtest.bench_auth [--requests 2000] [--database stride_test] [--name auth_request]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,9 +45,23 @@ def private_redis() -> Iterator[int]:
     """A throwaway redis-server on a free loopback port (no persistence, no auth); stopped by its PID."""
     port = _free_port()
     workdir = tempfile.mkdtemp(prefix="stride-bench-redis-")
-    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no", "--dir", workdir], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            workdir,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         client = redis.Redis(port=port)
         for _ in range(100):
@@ -101,8 +116,13 @@ def _stats(latencies_ms: list[float]) -> dict[str, float]:
     def pct(q: float) -> float:
         return round(ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))], 3)
 
-    return {"n": len(ordered), "p50_ms": pct(50), "p90_ms": pct(90), "p99_ms": pct(99),
-            "mean_ms": round(statistics.fmean(ordered), 3)}
+    return {
+        "n": len(ordered),
+        "p50_ms": pct(50),
+        "p90_ms": pct(90),
+        "p99_ms": pct(99),
+        "mean_ms": round(statistics.fmean(ordered), 3),
+    }
 
 
 async def _timed(client: httpx.AsyncClient, path: str, n: int, headers: dict[str, str] | None = None) -> list[float]:
@@ -141,9 +161,13 @@ async def _run(settings: Settings, requests: int, redis_port: int) -> dict[str, 
     finally:
         set_resources(None)
         await resources.close()
-    return {"redis_round_trips_per_request": per_request, "redis_commands_seen": sorted(set(counter.commands)),
-            "get_users_me": me, "get_health_reference": health,
-            "auth_overhead_p50_ms": round(me["p50_ms"] - health["p50_ms"], 3)}
+    return {
+        "redis_round_trips_per_request": per_request,
+        "redis_commands_seen": sorted(set(counter.commands)),
+        "get_users_me": me,
+        "get_health_reference": health,
+        "auth_overhead_p50_ms": round(me["p50_ms"] - health["p50_ms"], 3),
+    }
 
 
 def main() -> None:
@@ -154,10 +178,19 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args()
     with private_redis() as port:
-        settings = Settings(pg_database=args.database, redis_port=port, redis_username=None, redis_password="",
-                            rate_api_capacity=10 * args.requests, rate_api_refill_per_s=1000.0)
-        result = {"requests": args.requests, "database": args.database,
-                  **asyncio.run(_run(settings, args.requests, port))}
+        settings = Settings(
+            pg_database=args.database,
+            redis_port=port,
+            redis_username=None,
+            redis_password="",
+            rate_api_capacity=10 * args.requests,
+            rate_api_refill_per_s=1000.0,
+        )
+        result = {
+            "requests": args.requests,
+            "database": args.database,
+            **asyncio.run(_run(settings, args.requests, port)),
+        }
     import json
 
     print(json.dumps(result, indent=2))

@@ -9,6 +9,7 @@
 - `require_self`: another user's resource is 404, exactly like a missing one.
 - `client_ip`: the caller's address, trusting exactly one hop (the ingress).
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -25,7 +26,8 @@ from serve_app.resources import get_resources
 from services.auth import Admission, AuthService, Principal
 
 bearer_scheme = OAuth2PasswordBearer(
-    tokenUrl="/auth/login", auto_error=False,
+    tokenUrl="/auth/login",
+    auto_error=False,
     description="Access token from /auth/login; upload routes also take a device token (sdt_...).",
 )
 BearerToken = Annotated[str | None, Depends(bearer_scheme)]

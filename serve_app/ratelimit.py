@@ -4,6 +4,7 @@ The buckets and their policy are services.ratelimits (and storage/auth_state.py 
 (serve_app/auth.py) put the bucket's headers in the request state, and this middleware adds them to whatever
 response leaves: a route's own, or one built by an error handler.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -27,10 +28,10 @@ class RateLimitHeadersMiddleware:
             extra = state.get(STATE_KEY)
             if message["type"] == "http.response.start" and extra:
                 present = {name.lower() for name, _ in message.get("headers", [])}
-                added = [(k.lower().encode(), v.encode()) for k, v in extra.items()
-                         if k.lower().encode() not in present]
+                added = [
+                    (k.lower().encode(), v.encode()) for k, v in extra.items() if k.lower().encode() not in present
+                ]
                 message = {**message, "headers": [*message.get("headers", []), *added]}
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
-

@@ -6,6 +6,7 @@ same answer (the caller logs in next), take the same work (the password is alway
 left untouched. It is rate limited per client address and globally *before* the argon2 work, and refused while the
 limiter (Redis) is down, so anonymous callers cannot turn it into a CPU sink. See docs/accounts.md.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -40,8 +41,15 @@ class NewUser:
 
     def profile(self) -> dict[str, Any]:
         """The profile columns."""
-        return {"name": self.name, "timezone": self.timezone, "birth_year": self.birth_year, "sex": self.sex,
-                "weight_kg": self.weight_kg, "max_hr": self.max_hr, "resting_hr": self.resting_hr}
+        return {
+            "name": self.name,
+            "timezone": self.timezone,
+            "birth_year": self.birth_year,
+            "sex": self.sex,
+            "weight_kg": self.weight_kg,
+            "max_hr": self.max_hr,
+            "resting_hr": self.resting_hr,
+        }
 
 
 class AccountService:
@@ -56,13 +64,16 @@ class AccountService:
     async def register(self, new: NewUser, client_ip: str) -> None:
         """Create the account unless its email (in comparison form) is taken; the caller cannot tell which
         happened. RateLimited (per address, or everyone's bucket) and Unavailable (Redis down) come first."""
-        await self.limiter.require(register_buckets(self.limits, client_ip),
-                                   ["registrations from this address", "registrations right now"],
-                                   refused="registration is temporarily unavailable, retry later")
+        await self.limiter.require(
+            register_buckets(self.limits, client_ip),
+            ["registrations from this address", "registrations right now"],
+            refused="registration is temporarily unavailable, retry later",
+        )
         password_hash = await self.passwords.hash(new.password)  # always: a taken email must cost the same
         async with self.uow() as uow:
-            if await uow.users.insert(uuid.uuid4(), new.email, normalize_email(new.email), password_hash,
-                                      new.profile(), dict(new.preferences)):
+            if await uow.users.insert(
+                uuid.uuid4(), new.email, normalize_email(new.email), password_hash, new.profile(), dict(new.preferences)
+            ):
                 await uow.commit()
 
     async def profile(self, user_id: uuid.UUID) -> Row:
@@ -73,8 +84,9 @@ class AccountService:
             raise NotFound("user")
         return row
 
-    async def update_profile(self, user_id: uuid.UUID, changes: Mapping[str, Any],
-                             preferences: Mapping[str, Any]) -> Row:
+    async def update_profile(
+        self, user_id: uuid.UUID, changes: Mapping[str, Any], preferences: Mapping[str, Any]
+    ) -> Row:
         """Change profile fields (None clears an optional one) and merge preference keys. The resting heart rate
         must stay below the maximum, counting the stored value of whichever is not changed. A change the stats
         depend on (time zone, heart rates, sex, birth year) is announced as `user_updated`."""
@@ -94,8 +106,9 @@ class AccountService:
 
     # ------------------------------------------------------------------ devices
 
-    async def link_device(self, user_id: uuid.UUID, kind: str, external_id: str | None,
-                          name: str | None) -> tuple[Row, str]:
+    async def link_device(
+        self, user_id: uuid.UUID, kind: str, external_id: str | None, name: str | None
+    ) -> tuple[Row, str]:
         """Link a device; returns its row and its token (shown this once: only a hash is kept)."""
         token = new_device_token()
         async with self.uow() as uow:

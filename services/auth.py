@@ -11,6 +11,7 @@
 Revocations (logout, refresh reuse, account deletion) are announced on `stride:revocations` so the socket hubs
 close the affected sockets (services.sessions.SessionGuard.revoke).
 """
+
 from __future__ import annotations
 
 import uuid
@@ -62,8 +63,16 @@ def bad_credentials() -> Unauthenticated:
 class AuthService:
     """Login, refresh, logout, authenticate."""
 
-    def __init__(self, uow: UnitOfWorkFactory, passwords: Passwords, tokens: AccessTokens, guard: SessionGuard,
-                 limiter: Limiter, limits: RateLimits, refresh_ttl_s: int) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        passwords: Passwords,
+        tokens: AccessTokens,
+        guard: SessionGuard,
+        limiter: Limiter,
+        limits: RateLimits,
+        refresh_ttl_s: int,
+    ) -> None:
         self.uow = uow
         self.passwords = passwords
         self.tokens = tokens
@@ -77,9 +86,11 @@ class AuthService:
     async def login(self, email: str, password: str, client_ip: str) -> TokenPair:
         """Exchange email and password for a token pair. RateLimited per address and per account; Unavailable
         when the limiter (Redis) is down (fail closed); Unauthenticated for a wrong email or password."""
-        await self.limiter.require(login_buckets(self.limits, client_ip, email),
-                                   ["login attempts from this address", "login attempts for this account"],
-                                   refused="login is temporarily unavailable, retry later")
+        await self.limiter.require(
+            login_buckets(self.limits, client_ip, email),
+            ["login attempts from this address", "login attempts for this account"],
+            refused="login is temporarily unavailable, retry later",
+        )
         async with self.uow() as uow:
             row = await uow.users.credentials(normalize_email(email))
         ok = await self.passwords.verify(row["password_hash"] if row else None, password)
@@ -128,8 +139,9 @@ class AuthService:
         await self.guard.revoke(principal.user_id, principal.session_id, LOGOUT)
 
     def _pair(self, user_id: uuid.UUID, session_id: uuid.UUID, refresh: str) -> TokenPair:
-        return TokenPair(access_token=self.tokens.issue(user_id, session_id), refresh_token=refresh,
-                         expires_in=self.tokens.ttl_s)
+        return TokenPair(
+            access_token=self.tokens.issue(user_id, session_id), refresh_token=refresh, expires_in=self.tokens.ttl_s
+        )
 
     # ------------------------------------------------------------------ who is calling
 

@@ -14,6 +14,7 @@
 
 Steps 3-5 are best effort after the commit: what they miss is retried (purges) or expires on its own (Redis).
 """
+
 from __future__ import annotations
 
 import logging
@@ -32,8 +33,9 @@ ACCOUNT_DELETED = "account_deleted"
 class ErasureService:
     """Erase an account everywhere."""
 
-    def __init__(self, uow: UnitOfWorkFactory, workouts: WorkoutShards, purges: Purges, keys: UserKeys,
-                 guard: SessionGuard) -> None:
+    def __init__(
+        self, uow: UnitOfWorkFactory, workouts: WorkoutShards, purges: Purges, keys: UserKeys, guard: SessionGuard
+    ) -> None:
         self.uow = uow
         self.workouts = workouts
         self.purges = purges

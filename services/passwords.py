@@ -4,6 +4,7 @@ An unknown account costs the same as a wrong password: `verify(None, ...)` check
 the same parameters, so login timing does not tell whether an email has an account. Hashes made with older
 parameters are recognised (`needs_rehash`) and replaced at the next successful login.
 """
+
 from __future__ import annotations
 
 import secrets
@@ -19,8 +20,9 @@ class Passwords:
     """Hash and verify passwords with one set of argon2id parameters."""
 
     def __init__(self, time_cost: int, memory_kib: int, parallelism: int, offload: Offload = default_offload) -> None:
-        self._hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism,
-                                      type=Type.ID)
+        self._hasher = PasswordHasher(
+            time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism, type=Type.ID
+        )
         self._offload = offload
         self._dummy: str | None = None
 

@@ -9,6 +9,7 @@
 Several buckets of one use case are taken atomically, all or nothing, in one Redis round trip. The API bucket key
 lives under the user's `u:{uid}:` prefix so account erasure removes it; no email is ever part of a key.
 """
+
 from __future__ import annotations
 
 import logging
@@ -58,21 +59,28 @@ def login_account_key(email: str) -> str:
 
 def login_buckets(limits: RateLimits, client_ip: str, email: str) -> list[Bucket]:
     """Per client address and per account (any spelling of the email is the same account)."""
-    return [Bucket(f"rl:login:ip:{client_ip}", limits.login_ip.capacity, limits.login_ip.refill_per_s),
-            Bucket(login_account_key(email), limits.login_account.capacity, limits.login_account.refill_per_s)]
+    return [
+        Bucket(f"rl:login:ip:{client_ip}", limits.login_ip.capacity, limits.login_ip.refill_per_s),
+        Bucket(login_account_key(email), limits.login_account.capacity, limits.login_account.refill_per_s),
+    ]
 
 
 def register_buckets(limits: RateLimits, client_ip: str) -> list[Bucket]:
     """Per client address, and one for everyone (bounds the argon2 work anonymous callers can cause)."""
-    return [Bucket(f"rl:register:ip:{client_ip}", limits.register_ip.capacity, limits.register_ip.refill_per_s),
-            Bucket("rl:register:all", limits.register_global.capacity, limits.register_global.refill_per_s)]
+    return [
+        Bucket(f"rl:register:ip:{client_ip}", limits.register_ip.capacity, limits.register_ip.refill_per_s),
+        Bucket("rl:register:all", limits.register_global.capacity, limits.register_global.refill_per_s),
+    ]
 
 
 def too_many(result: BucketResult, what: str) -> RateLimited:
     """The error for an empty bucket (X-RateLimit-* and Retry-After ride along as headers)."""
-    return RateLimited(f"too many {what}, retry in {result.retry_after_s} s", retry_after_s=result.retry_after_s,
-                       headers=result.headers(), details={"retry_after_s": result.retry_after_s,
-                                                          "limit": result.limit})
+    return RateLimited(
+        f"too many {what}, retry in {result.retry_after_s} s",
+        retry_after_s=result.retry_after_s,
+        headers=result.headers(),
+        details={"retry_after_s": result.retry_after_s, "limit": result.limit},
+    )
 
 
 class Limiter:

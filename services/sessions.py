@@ -14,6 +14,7 @@ An access token is good only while its login session (`sid`) is active. Where th
 The bound: while Redis is up a revocation reaches every replica at its next request; while Redis is down (or lost
 its data) a replica may accept a revoked session's token for at most `session_local_ttl_s` (it then asks Postgres).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -74,8 +75,17 @@ def revoked_token() -> Unauthenticated:
 class SessionGuard:
     """Admits requests of active sessions (taking their rate-limit token) and revokes sessions everywhere."""
 
-    def __init__(self, uow: UnitOfWorkFactory, gate: SessionGate, revocations: Revocations, limiter: Limiter,
-                 cache: LocalSessionCache, *, active_ttl_s: int, revoked_ttl_s: int) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        gate: SessionGate,
+        revocations: Revocations,
+        limiter: Limiter,
+        cache: LocalSessionCache,
+        *,
+        active_ttl_s: int,
+        revoked_ttl_s: int,
+    ) -> None:
         self.uow = uow
         self.gate = gate
         self.revocations = revocations
@@ -114,8 +124,9 @@ class SessionGuard:
             raise too_many(result, "requests")
         return result
 
-    async def _check(self, user_id: uuid.UUID, session_id: uuid.UUID, bucket: Bucket | None,
-                     mark_active_s: int) -> tuple[str | None, BucketResult | None]:
+    async def _check(
+        self, user_id: uuid.UUID, session_id: uuid.UUID, bucket: Bucket | None, mark_active_s: int
+    ) -> tuple[str | None, BucketResult | None]:
         if bucket is not None:
             return await self.gate.check(user_id, session_id, bucket, mark_active_s=mark_active_s)
         if mark_active_s:

@@ -6,6 +6,7 @@
 - Refresh and device tokens: 256 random bits, stored only as their sha256; device tokens carry a prefix so the
   bearer parser can tell them apart without a lookup.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -34,15 +35,22 @@ class AccessTokens:
     def issue(self, user_id: uuid.UUID, session_id: uuid.UUID, now: dt.datetime | None = None) -> str:
         """A signed access token for a login session."""
         issued = now or dt.datetime.now(dt.UTC)
-        claims = {"sub": str(user_id), "sid": str(session_id), "iat": issued,
-                  "exp": issued + dt.timedelta(seconds=self.ttl_s), "iss": self.issuer, "jti": uuid.uuid4().hex}
+        claims = {
+            "sub": str(user_id),
+            "sid": str(session_id),
+            "iat": issued,
+            "exp": issued + dt.timedelta(seconds=self.ttl_s),
+            "iss": self.issuer,
+            "jti": uuid.uuid4().hex,
+        }
         return jwt.encode(claims, self._secret, algorithm="HS256")
 
     def decode(self, token: str) -> tuple[uuid.UUID, uuid.UUID]:
         """(user_id, session_id) of a valid token; InvalidToken otherwise (only HS256 is ever accepted)."""
         try:
-            claims = jwt.decode(token, self._secret, algorithms=["HS256"], issuer=self.issuer,
-                                options={"require": _REQUIRED_CLAIMS})
+            claims = jwt.decode(
+                token, self._secret, algorithms=["HS256"], issuer=self.issuer, options={"require": _REQUIRED_CLAIMS}
+            )
             return uuid.UUID(str(claims["sub"])), uuid.UUID(str(claims["sid"]))
         except (jwt.PyJWTError, ValueError, TypeError) as exc:
             raise InvalidToken(type(exc).__name__) from exc

@@ -12,6 +12,7 @@ Keys (every key about a user starts with `u:{user_id}:`, so erasure removes them
 One round trip per authenticated request: GATE_LUA reads the session state and, only if the session is active,
 takes the API token in the same script.
 """
+
 from __future__ import annotations
 
 import json
@@ -74,7 +75,9 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 # KEYS: n buckets; ARGV: capacity, rate, cost for each. All or nothing: the tokens are taken from every bucket only
 # if every bucket has them. Returns the flattened per-bucket replies (each bucket's own "allowed": the caller refuses
 # when any is 0, and names that one).
-TAKE_ALL_LUA = _BUCKET_LUA + """
+TAKE_ALL_LUA = (
+    _BUCKET_LUA
+    + """
 local ok = true
 for k = 1, #KEYS do
   local r = bucket(k, 3 * k - 2, now, false, false)
@@ -87,12 +90,15 @@ for k = 1, #KEYS do
 end
 return out
 """
+)
 
 # KEYS[1]: the session's state key, KEYS[2]: the user's API bucket. ARGV[1..3]: the bucket; ARGV[4]: seconds to
 # mark the session active for first (0 = do not: only after Postgres said it is). Returns {state ("1", "0" or
 # ""), allowed, tokens, retry_ms, reset_ms}. A token is taken only from an active session's user: a revoked or
 # unknown session (the caller asks Postgres, then calls again marking it) leaves no key behind.
-GATE_LUA = _BUCKET_LUA + """
+GATE_LUA = (
+    _BUCKET_LUA
+    + """
 local mark = tonumber(ARGV[4])
 if mark > 0 then
   redis.call('SET', KEYS[1], '1', 'EX', mark)
@@ -105,6 +111,7 @@ end
 local r = bucket(2, 1, now, true, true)
 return {state, r[1], r[2], r[3], r[4]}
 """
+)
 
 
 def session_key(user_id: uuid.UUID, session_id: uuid.UUID) -> str:
@@ -143,17 +150,19 @@ class RedisAuthState:
             raw = await self._take_all(keys=[b.key for b in buckets], args=_args(buckets))
         except (*REDIS_ERRORS, RedisError) as exc:
             raise Unavailable("redis", type(exc).__name__) from exc
-        return [_result(raw[4 * i:4 * i + 4], b.capacity) for i, b in enumerate(buckets)]
+        return [_result(raw[4 * i : 4 * i + 4], b.capacity) for i, b in enumerate(buckets)]
 
     # ------------------------------------------------------------------ SessionGate
 
-    async def check(self, user_id: uuid.UUID, session_id: uuid.UUID, bucket: Bucket, *,
-                    mark_active_s: int = 0) -> tuple[str | None, BucketResult | None]:
+    async def check(
+        self, user_id: uuid.UUID, session_id: uuid.UUID, bucket: Bucket, *, mark_active_s: int = 0
+    ) -> tuple[str | None, BucketResult | None]:
         """(session state: 'active', 'revoked' or None when unknown; the API bucket's answer when a token was
         taken), in one round trip. `mark_active_s` > 0 records the session as active first (after Postgres said so)."""
         try:
-            raw = await self._gate(keys=[session_key(user_id, session_id), bucket.key],
-                                   args=[*_args([bucket]), max(0, int(mark_active_s))])
+            raw = await self._gate(
+                keys=[session_key(user_id, session_id), bucket.key], args=[*_args([bucket]), max(0, int(mark_active_s))]
+            )
         except (*REDIS_ERRORS, RedisError) as exc:
             raise Unavailable("redis", type(exc).__name__) from exc
         state = _STATES.get(bytes(raw[0]))
@@ -185,8 +194,9 @@ class RedisAuthState:
 
     async def revoke(self, user_id: uuid.UUID, session_id: uuid.UUID | None, reason: str, ttl_s: int) -> None:
         """Mark a session revoked (if one is named) and announce it on `stride:revocations`, in one round trip."""
-        message = json.dumps({"user_id": str(user_id), "session_id": str(session_id) if session_id else None,
-                              "reason": reason})
+        message = json.dumps(
+            {"user_id": str(user_id), "session_id": str(session_id) if session_id else None, "reason": reason}
+        )
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
                 if session_id is not None:

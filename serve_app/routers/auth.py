@@ -1,4 +1,5 @@
 """Login (JSON or OAuth 2.0 password grant), refresh-token rotation with reuse detection, logout, who am I."""
+
 from __future__ import annotations
 
 import json
@@ -23,11 +24,18 @@ _LOGIN_BODY_DOC = {
         "required": True,
         "content": {
             "application/json": {"schema": LoginRequest.model_json_schema()},
-            "application/x-www-form-urlencoded": {"schema": {
-                "type": "object", "required": ["grant_type", "username", "password"],
-                "properties": {"grant_type": {"type": "string", "enum": ["password"]},
-                               "username": {"type": "string", "description": "the account's email"},
-                               "password": {"type": "string"}, "scope": {"type": "string"}}}},
+            "application/x-www-form-urlencoded": {
+                "schema": {
+                    "type": "object",
+                    "required": ["grant_type", "username", "password"],
+                    "properties": {
+                        "grant_type": {"type": "string", "enum": ["password"]},
+                        "username": {"type": "string", "description": "the account's email"},
+                        "password": {"type": "string"},
+                        "scope": {"type": "string"},
+                    },
+                }
+            },
         },
     }
 }
@@ -58,9 +66,16 @@ def _token_response(pair: Tokens) -> JSONResponse:
     return JSONResponse(body.model_dump(), headers=token_response_headers())
 
 
-@router.post("/login", response_model=TokenPair, openapi_extra=_LOGIN_BODY_DOC,
-             responses={401: {"description": "wrong email or password"}, 429: {"description": "too many attempts"},
-                        503: {"description": "rate limiter down: logins refused"}})
+@router.post(
+    "/login",
+    response_model=TokenPair,
+    openapi_extra=_LOGIN_BODY_DOC,
+    responses={
+        401: {"description": "wrong email or password"},
+        429: {"description": "too many attempts"},
+        503: {"description": "rate limiter down: logins refused"},
+    },
+)
 async def login(request: Request, auth: Auth, res: Res) -> JSONResponse:
     """Exchange email and password for an access token (15 min JWT) and a refresh token. Rate limited per client
     address and per account; if the limiter (Redis) is down, login is refused with 503."""
@@ -68,8 +83,11 @@ async def login(request: Request, auth: Auth, res: Res) -> JSONResponse:
     return _token_response(await auth.login(creds.email, creds.password, client_ip(request, res.settings)))
 
 
-@router.post("/refresh", response_model=TokenPair,
-             responses={401: {"description": "invalid, expired, revoked or reused refresh token"}})
+@router.post(
+    "/refresh",
+    response_model=TokenPair,
+    responses={401: {"description": "invalid, expired, revoked or reused refresh token"}},
+)
 async def refresh(body: RefreshRequest, auth: Auth) -> JSONResponse:
     """Rotate a refresh token: the old one is consumed; presenting a consumed one revokes its whole session."""
     return _token_response(await auth.refresh(body.refresh_token))

@@ -1,4 +1,5 @@
 """Linked devices: each has its own revocable token that may only upload data for its owner."""
+
 from __future__ import annotations
 
 import uuid
@@ -15,8 +16,9 @@ UserRef = Annotated[str, Path(description="a user id, or `me`", max_length=64)]
 _NOT_YOURS = {404: {"description": "no such user or device (or not yours)"}}
 
 
-@router.post("/users/{user_id}/devices", status_code=status.HTTP_201_CREATED, response_model=DeviceCreated,
-             responses=_NOT_YOURS)
+@router.post(
+    "/users/{user_id}/devices", status_code=status.HTTP_201_CREATED, response_model=DeviceCreated, responses=_NOT_YOURS
+)
 async def link_device(user_id: UserRef, body: DeviceCreate, who: CurrentUser, accounts: Accounts) -> dict[str, Any]:
     """Link a device; the answer carries its device token, shown this once (only a hash is kept)."""
     row, token = await accounts.link_device(require_self(who, user_id), body.kind, body.external_id, body.name)

@@ -1,4 +1,5 @@
 """Request and response bodies for users, authentication and devices (no secret ever leaves in a public model)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -11,8 +12,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, Str
 from services.accounts import NewUser
 
 Sex = Literal["female", "male", "other"]
-DeviceKind = Literal["garmin", "apple_watch", "wear_os", "wahoo", "polar", "suunto", "coros", "fitbit", "zwift",
-                     "phone", "other"]
+DeviceKind = Literal[
+    "garmin", "apple_watch", "wear_os", "wahoo", "polar", "suunto", "coros", "fitbit", "zwift", "phone", "other"
+]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Password = Annotated[str, Field(min_length=10, max_length=1024, description="at least 10 characters")]
 BirthYear = Annotated[int, Field(ge=1900, le=2100)]
@@ -84,15 +86,24 @@ class UserCreate(BaseModel):
     preferences: Preferences = Field(default_factory=Preferences)
 
     @model_validator(mode="after")
-    def _heart_rates(self) -> "UserCreate":
+    def _heart_rates(self) -> UserCreate:
         _check_hr(self.max_hr, self.resting_hr)
         return self
 
     def to_new_user(self) -> NewUser:
         """The service's command."""
-        return NewUser(email=str(self.email), password=self.password, name=self.name, timezone=self.timezone,
-                       birth_year=self.birth_year, sex=self.sex, weight_kg=self.weight_kg, max_hr=self.max_hr,
-                       resting_hr=self.resting_hr, preferences=self.preferences.model_dump())
+        return NewUser(
+            email=str(self.email),
+            password=self.password,
+            name=self.name,
+            timezone=self.timezone,
+            birth_year=self.birth_year,
+            sex=self.sex,
+            weight_kg=self.weight_kg,
+            max_hr=self.max_hr,
+            resting_hr=self.resting_hr,
+            preferences=self.preferences.model_dump(),
+        )
 
 
 class RegistrationAccepted(BaseModel):
@@ -106,7 +117,7 @@ class RegistrationAccepted(BaseModel):
 REGISTRATION_ACCEPTED = {
     "status": "accepted",
     "message": "Registration accepted: log in with this email and password. If the email already had an account, "
-               "that account is unchanged and only its own password opens it.",
+    "that account is unchanged and only its own password opens it.",
     "login_url": "/auth/login",
 }
 
@@ -126,7 +137,7 @@ class UserUpdate(BaseModel):
     preferences: PreferencesUpdate | None = None
 
     @model_validator(mode="after")
-    def _required_not_null(self) -> "UserUpdate":
+    def _required_not_null(self) -> UserUpdate:
         for name in ("name", "timezone", "preferences"):
             if name in self.model_fields_set and getattr(self, name) is None:
                 raise ValueError(f"{name} cannot be null")

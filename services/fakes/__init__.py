@@ -18,7 +18,7 @@ from types import TracebackType
 from typing import Any
 
 from domain.events import consumers_of, outbox_payload
-from services.fakes.accounts import FakeAuthState, FakeDevices, FakeLoginSessions, FakeUsers
+from services.fakes.accounts import FakeDevices, FakeLoginSessions, FakeUsers
 from services.fakes.activities import FakeActivities, FakePurges, FakeSamples, FakeWorkouts
 from services.fakes.live import FakeLive, FakeLiveFeed
 from services.fakes.progress import FakeGoals, FakeOutbox, FakeStats, FakeStatsCache, FakeStatsShards

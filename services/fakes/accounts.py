@@ -5,6 +5,7 @@ Tables: "users" {user_id: row (public columns + email_key, password_hash)}, "aut
 revoked_at, revoke_reason}}, "refresh_tokens" {hash: {session_id, user_id, used_at, expires_at}}, "devices"
 {device_id: row (+ token_hash, revoked_at)}.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -18,8 +19,20 @@ from domain.ratelimit import Bucket, BucketResult
 from services.compute import inline
 from services.passwords import Passwords
 
-PUBLIC = ("user_id", "email", "name", "timezone", "birth_year", "sex", "weight_kg", "max_hr", "resting_hr",
-          "preferences", "created_at", "updated_at")
+PUBLIC = (
+    "user_id",
+    "email",
+    "name",
+    "timezone",
+    "birth_year",
+    "sex",
+    "weight_kg",
+    "max_hr",
+    "resting_hr",
+    "preferences",
+    "created_at",
+    "updated_at",
+)
 DEVICE_PUBLIC = ("device_id", "user_id", "kind", "external_id", "name", "created_at", "last_used_at")
 ACCOUNT_TABLES = ("users", "auth_sessions", "refresh_tokens", "devices")
 
@@ -40,15 +53,29 @@ class FakeUsers:
     def __init__(self, tables: dict[str, Any]) -> None:
         self.t = _tables(tables)
 
-    async def insert(self, user_id: uuid.UUID, email: str, email_key: str, password_hash: str,
-                     profile: Mapping[str, Any], preferences: Mapping[str, Any]) -> bool:
+    async def insert(
+        self,
+        user_id: uuid.UUID,
+        email: str,
+        email_key: str,
+        password_hash: str,
+        profile: Mapping[str, Any],
+        preferences: Mapping[str, Any],
+    ) -> bool:
         if any(u.get("email_key") == email_key for u in self.t["users"].values()):
             return False
         now = _now()
         prefs = {"units": "metric", "week_start": "monday", "default_visibility": "private", **preferences}
-        self.t["users"][user_id] = {"user_id": user_id, "email": email, "email_key": email_key,
-                                    "password_hash": password_hash, "preferences": prefs, "created_at": now,
-                                    "updated_at": now, **{k: profile.get(k) for k in PUBLIC if k in profile}}
+        self.t["users"][user_id] = {
+            "user_id": user_id,
+            "email": email,
+            "email_key": email_key,
+            "password_hash": password_hash,
+            "preferences": prefs,
+            "created_at": now,
+            "updated_at": now,
+            **{k: profile.get(k) for k in PUBLIC if k in profile},
+        }
         for k in PUBLIC:
             self.t["users"][user_id].setdefault(k, None)
         return True
@@ -66,8 +93,9 @@ class FakeUsers:
     async def set_password_hash(self, user_id: uuid.UUID, password_hash: str) -> None:
         self.t["users"][user_id]["password_hash"] = password_hash
 
-    async def update(self, user_id: uuid.UUID, changes: Mapping[str, Any],
-                     preferences: Mapping[str, Any]) -> dict[str, Any]:
+    async def update(
+        self, user_id: uuid.UUID, changes: Mapping[str, Any], preferences: Mapping[str, Any]
+    ) -> dict[str, Any]:
         row = self.t["users"][user_id]
         row.update(changes)
         row["preferences"] = {**row["preferences"], **preferences}
@@ -109,16 +137,25 @@ class FakeLoginSessions:
         return session_id
 
     async def add_refresh(self, session_id: uuid.UUID, user_id: uuid.UUID, refresh_hash: bytes, ttl_s: int) -> None:
-        self.t["refresh_tokens"][refresh_hash] = {"session_id": session_id, "user_id": user_id, "used_at": None,
-                                                  "expires_at": _now() + dt.timedelta(seconds=ttl_s)}
+        self.t["refresh_tokens"][refresh_hash] = {
+            "session_id": session_id,
+            "user_id": user_id,
+            "used_at": None,
+            "expires_at": _now() + dt.timedelta(seconds=ttl_s),
+        }
 
     async def lock_refresh(self, refresh_hash: bytes) -> dict[str, Any] | None:
         token = self.t["refresh_tokens"].get(refresh_hash)
         if token is None:
             return None
         session = self.t["auth_sessions"][token["session_id"]]
-        return {"session_id": token["session_id"], "user_id": token["user_id"], "used_at": token["used_at"],
-                "expired": token["expires_at"] <= _now(), "revoked_at": session["revoked_at"]}
+        return {
+            "session_id": token["session_id"],
+            "user_id": token["user_id"],
+            "used_at": token["used_at"],
+            "expired": token["expires_at"] <= _now(),
+            "revoked_at": session["revoked_at"],
+        }
 
     async def mark_refresh_used(self, refresh_hash: bytes) -> None:
         self.t["refresh_tokens"][refresh_hash]["used_at"] = _now()
@@ -141,17 +178,29 @@ class FakeDevices:
     def __init__(self, tables: dict[str, Any]) -> None:
         self.t = _tables(tables)
 
-    async def insert(self, user_id: uuid.UUID, kind: str, external_id: str | None, name: str | None,
-                     token_hash: bytes) -> dict[str, Any]:
+    async def insert(
+        self, user_id: uuid.UUID, kind: str, external_id: str | None, name: str | None, token_hash: bytes
+    ) -> dict[str, Any]:
         device_id = uuid.uuid4()
-        self.t["devices"][device_id] = {"device_id": device_id, "user_id": user_id, "kind": kind,
-                                        "external_id": external_id, "name": name, "created_at": _now(),
-                                        "last_used_at": None, "token_hash": token_hash, "revoked_at": None}
+        self.t["devices"][device_id] = {
+            "device_id": device_id,
+            "user_id": user_id,
+            "kind": kind,
+            "external_id": external_id,
+            "name": name,
+            "created_at": _now(),
+            "last_used_at": None,
+            "token_hash": token_hash,
+            "revoked_at": None,
+        }
         return {k: self.t["devices"][device_id][k] for k in DEVICE_PUBLIC}
 
     async def list(self, user_id: uuid.UUID) -> list[dict[str, Any]]:
-        return [{k: d[k] for k in DEVICE_PUBLIC} for d in self.t["devices"].values()
-                if d["user_id"] == user_id and d["revoked_at"] is None]
+        return [
+            {k: d[k] for k in DEVICE_PUBLIC}
+            for d in self.t["devices"].values()
+            if d["user_id"] == user_id and d["revoked_at"] is None
+        ]
 
     async def get(self, user_id: uuid.UUID, device_id: uuid.UUID) -> dict[str, Any] | None:
         d = self.t["devices"].get(device_id)
@@ -217,8 +266,9 @@ class FakeAuthState:
                 self.keys[key] = value
         return [self._bucket(b, take=ok) for b in buckets]
 
-    async def check(self, user_id: uuid.UUID, session_id: uuid.UUID, bucket: Bucket, *,
-                    mark_active_s: int = 0) -> tuple[str | None, BucketResult | None]:
+    async def check(
+        self, user_id: uuid.UUID, session_id: uuid.UUID, bucket: Bucket, *, mark_active_s: int = 0
+    ) -> tuple[str | None, BucketResult | None]:
         self._trip()
         key = self.session_key(user_id, session_id)
         if mark_active_s > 0:
@@ -244,8 +294,9 @@ class FakeAuthState:
         self._trip()
         if session_id is not None:
             self.keys[self.session_key(user_id, session_id)] = "0"
-        self.published.append({"user_id": str(user_id), "session_id": str(session_id) if session_id else None,
-                               "reason": reason})
+        self.published.append(
+            {"user_id": str(user_id), "session_id": str(session_id) if session_id else None, "reason": reason}
+        )
 
     async def purge(self, user_id: uuid.UUID, extra_keys: Sequence[str] = ()) -> int:
         self._trip()

@@ -2,6 +2,7 @@
 Cassandra, Redis and by asking the shards, with the account deleted in the middle of a live workout: acknowledged
 batches, an open owner socket and a follower socket. (Ray is imported inside the tests: it reads its auth settings
 at import, which the session fixture sets.)"""
+
 from __future__ import annotations
 
 import asyncio
@@ -42,7 +43,7 @@ USER_ROWS = {
     "sample_purges": "SELECT count(*) FROM sample_purges WHERE activity_id = ANY(%(a)s)",
     "outbox (but user_deleted)": "SELECT count(*) FROM outbox WHERE user_id = %(u)s AND event_type <> 'user_deleted'",
     "outbox deliveries (but user_deleted)": "SELECT count(*) FROM outbox_deliveries d JOIN outbox o USING (seq)"
-                                            " WHERE o.user_id = %(u)s AND o.event_type <> 'user_deleted'",
+    " WHERE o.user_id = %(u)s AND o.event_type <> 'user_deleted'",
 }
 
 
@@ -104,15 +105,21 @@ def _shards(settings: Settings) -> tuple[Any, Any]:
 
     topo = deployed_topology(settings)
     get = lambda n: ray.get_actor(n, namespace=settings.ray_namespace)  # noqa: E731
-    return (WorkoutShardsGateway([get(n) for n in topo.workout_shards]),
-            StatsShardsGateway([get(n) for n in topo.stats_shards]))
+    return (
+        WorkoutShardsGateway([get(n) for n in topo.workout_shards]),
+        StatsShardsGateway([get(n) for n in topo.stats_shards]),
+    )
 
 
 def _user_deleted_delivered(settings: Settings, user_id: str, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        (pending,) = _pg(settings, "SELECT count(*) FROM outbox_deliveries d JOIN outbox o USING (seq)"
-                                   " WHERE o.user_id = %(u)s AND o.event_type = 'user_deleted'", u=user_id)[0]
+        (pending,) = _pg(
+            settings,
+            "SELECT count(*) FROM outbox_deliveries d JOIN outbox o USING (seq)"
+            " WHERE o.user_id = %(u)s AND o.event_type = 'user_deleted'",
+            u=user_id,
+        )[0]
         if pending == 0:
             return
         time.sleep(0.5)
@@ -123,8 +130,16 @@ def _populate(api: httpx.Client, acct: Account) -> uuid.UUID:
     """A device, a goal, an uploaded activity with samples and stats computed from it."""
     h = acct.headers
     assert api.post("/users/me/devices", headers=h, json={"kind": "apple_watch"}).status_code == 201
-    goal = api.post("/goals", headers=h, json={"user_id": acct.user_id, "goal_type": "weekly_distance",
-                                               "target_value": 10000, "start_date": "2026-01-01"})
+    goal = api.post(
+        "/goals",
+        headers=h,
+        json={
+            "user_id": acct.user_id,
+            "goal_type": "weekly_distance",
+            "target_value": 10000,
+            "start_date": "2026-01-01",
+        },
+    )
     assert goal.status_code == 201, goal.text
     points = [{"time": float(i), "lat": 46.05 + i * 1e-5, "lng": 14.5, "heart_rate": 140} for i in range(120)]
     up = api.post("/activities", headers=h, json={"type": "running", "start_time": START, "data_points": points})
@@ -139,7 +154,8 @@ def _populate(api: httpx.Client, acct: Account) -> uuid.UUID:
 
 
 def test_deleting_an_account_mid_workout_leaves_nothing_in_any_store_or_actor(
-        api: httpx.Client, serve_app: str, settings: Settings) -> None:
+    api: httpx.Client, serve_app: str, settings: Settings
+) -> None:
     """Issue 9 #15: the old erasure left the live workout's samples in Cassandra (live rows had no buckets), the
     shard kept the session and the sockets kept writing, and the user's outbox rows stayed."""
     acct, bystander = new_account(api), new_account(api)
@@ -151,16 +167,19 @@ def test_deleting_an_account_mid_workout_leaves_nothing_in_any_store_or_actor(
     live_id = live.json()["activity_id"]
     track = oval_run(laps=1)
     for seq in (1, 2):
-        r = api.post(f"/activities/{live_id}/samples", headers=h,
-                     json={"seq": seq, "points": track[(seq - 1) * 10:seq * 10]})
+        r = api.post(
+            f"/activities/{live_id}/samples", headers=h, json={"seq": seq, "points": track[(seq - 1) * 10 : seq * 10]}
+        )
         assert r.status_code == 200 and r.json()["acked_seq"] == seq, r.text
     share = api.post(f"/activities/{live_id}/share", headers=h).json()["token"]
     activities = [saved_id, uuid.UUID(live_id)]
     assert _sample_rows(settings, activities) >= 3
     workouts, stats = _shards(settings)
 
-    with ws_connect(_ws_url(serve_app, live_id), subprotocols=["stride.v1", f"bearer.{acct.access_token}"]) as owner, \
-            ws_connect(_ws_url(serve_app, live_id, share)) as follower:
+    with (
+        ws_connect(_ws_url(serve_app, live_id), subprotocols=["stride.v1", f"bearer.{acct.access_token}"]) as owner,
+        ws_connect(_ws_url(serve_app, live_id, share)) as follower,
+    ):
         for ws in (owner, follower):
             assert json.loads(ws.recv(timeout=10))["type"] == "metrics"
         owner.send(json.dumps({"type": "samples", "seq": 3, "points": track[20:30]}))
@@ -190,9 +209,14 @@ def test_deleting_an_account_mid_workout_leaves_nothing_in_any_store_or_actor(
     # Every test session on this machine shares the test database, so the dispatcher that delivered user_deleted
     # may be another session's (its stats shard dropped the user there). Hand the event to this session's owner
     # shard as a redelivery would (at least once: harmless), then ask it: it must hold nothing of the user.
-    (seq, event_id), = _pg(settings, "SELECT seq, event_id FROM outbox WHERE user_id = %(u)s", u=acct.user_id)
-    event = {"seq": seq, "event_id": str(event_id), "event_type": "user_deleted", "user_id": acct.user_id,
-             "aggregate_id": acct.user_id}
+    ((seq, event_id),) = _pg(settings, "SELECT seq, event_id FROM outbox WHERE user_id = %(u)s", u=acct.user_id)
+    event = {
+        "seq": seq,
+        "event_id": str(event_id),
+        "event_type": "user_deleted",
+        "user_id": acct.user_id,
+        "aggregate_id": acct.user_id,
+    }
     assert ray.get(owner_shard.apply_events.remote([event])) == []
     assert ray.get(owner_shard.evict.remote(uuid.UUID(acct.user_id))) is False
     # Redis: nothing under the user's prefix, nor their email's login bucket
@@ -200,8 +224,10 @@ def test_deleting_an_account_mid_workout_leaves_nothing_in_any_store_or_actor(
     assert not build_sync_redis(settings).exists(login_account_key(acct.email))
     # the account's tokens are dead and leave nothing behind
     assert api.get("/users/me", headers=h).status_code == 401
-    assert api.post(f"/activities/{live_id}/samples", headers=h,
-                    json={"seq": 4, "points": track[30:40]}).status_code == 401
+    assert (
+        api.post(f"/activities/{live_id}/samples", headers=h, json={"seq": 4, "points": track[30:40]}).status_code
+        == 401
+    )
     assert api.post("/auth/refresh", json={"refresh_token": acct.refresh_token}).status_code == 401
     assert login(api, acct.email, acct.password).status_code == 401
     assert _user_keys(settings, acct.user_id) == []
@@ -209,8 +235,12 @@ def test_deleting_an_account_mid_workout_leaves_nothing_in_any_store_or_actor(
     assert _rows_about(settings, bystander.user_id, [kept_id])["activities"] == 1
     assert _sample_rows(settings, [kept_id]) > 0
     assert api.get("/users/me/stats", headers=bystander.headers).status_code == 200
-    assert ray.get(stats.handles[stats.owner_index(uuid.UUID(bystander.user_id))].evict.remote(
-        uuid.UUID(bystander.user_id))) is True
+    assert (
+        ray.get(
+            stats.handles[stats.owner_index(uuid.UUID(bystander.user_id))].evict.remote(uuid.UUID(bystander.user_id))
+        )
+        is True
+    )
 
 
 def test_deleting_twice_is_401_then_and_the_email_is_free_again(api: httpx.Client) -> None:

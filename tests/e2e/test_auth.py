@@ -1,4 +1,5 @@
 """Login, token rotation and reuse detection, logout, and every way an access token must be refused."""
+
 from __future__ import annotations
 
 import base64
@@ -10,8 +11,8 @@ import uuid
 import httpx
 import jwt
 import psycopg
-import redis
 import pytest
+import redis
 
 from config.settings import Settings
 from storage.redis_store import build_sync_redis
@@ -54,8 +55,11 @@ def test_json_login_returns_a_bearer_pair(api: httpx.Client, settings: Settings)
 
 def test_oauth2_password_grant_form_login(api: httpx.Client) -> None:
     acct = new_account(api)
-    r = api.post("/auth/login", data={"grant_type": "password", "username": acct.email, "password": acct.password},
-                 headers={"X-Forwarded-For": fake_ip()})
+    r = api.post(
+        "/auth/login",
+        data={"grant_type": "password", "username": acct.email, "password": acct.password},
+        headers={"X-Forwarded-For": fake_ip()},
+    )
     assert r.status_code == 200, r.text
     assert r.json()["token_type"] == "bearer"
     assert api.get("/users/me", headers=_bearer(r.json()["access_token"])).status_code == 200
@@ -63,15 +67,22 @@ def test_oauth2_password_grant_form_login(api: httpx.Client) -> None:
 
 def test_form_login_with_another_grant_type_is_400(api: httpx.Client) -> None:
     acct = new_account(api)
-    r = api.post("/auth/login", data={"grant_type": "client_credentials", "username": acct.email,
-                                      "password": acct.password}, headers={"X-Forwarded-For": fake_ip()})
+    r = api.post(
+        "/auth/login",
+        data={"grant_type": "client_credentials", "username": acct.email, "password": acct.password},
+        headers={"X-Forwarded-For": fake_ip()},
+    )
     assert r.status_code == 400
     assert r.json()["error"]["code"] == "unsupported_grant_type"
 
 
 def test_login_body_errors_are_4xx_envelopes(api: httpx.Client) -> None:
-    for kwargs in ({"json": {"email": "x@example.com"}}, {"json": ["x"]}, {"content": b"{not json"},
-                   {"data": {"grant_type": "password", "username": "x@example.com"}}):
+    for kwargs in (
+        {"json": {"email": "x@example.com"}},
+        {"json": ["x"]},
+        {"content": b"{not json"},
+        {"data": {"grant_type": "password", "username": "x@example.com"}},
+    ):
         r = api.post("/auth/login", headers={"X-Forwarded-For": fake_ip()}, **kwargs)
         assert r.status_code in (400, 422), r.text
         assert set(r.json()["error"]) == {"code", "message", "details"}
@@ -138,18 +149,22 @@ def test_logout_revokes_access_and_refresh_tokens_at_once(api: httpx.Client, set
     assert reason == "logout"
 
 
-def test_session_revoked_in_postgres_is_refused_once_the_cache_entry_is_gone(api: httpx.Client, settings: Settings) -> None:
+def test_session_revoked_in_postgres_is_refused_once_the_cache_entry_is_gone(
+    api: httpx.Client, settings: Settings
+) -> None:
     acct = new_account(api)
     assert api.get("/users/me", headers=acct.headers).status_code == 200
     sid = _claims(acct.access_token)["sid"]
     with psycopg.connect(settings.pg_dsn()) as conn:
-        conn.execute("UPDATE auth_sessions SET revoked_at = now(), revoke_reason = 'admin' WHERE session_id = %s", (sid,))
+        conn.execute(
+            "UPDATE auth_sessions SET revoked_at = now(), revoke_reason = 'admin' WHERE session_id = %s", (sid,)
+        )
     _redis(settings).delete(f"u:{acct.user_id}:sess:{sid}")
     _assert_invalid_token(api.get("/users/me", headers=acct.headers))
 
 
 def _forge(settings: Settings, **claims: object) -> str:
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     base = {"iat": now, "exp": now + dt.timedelta(minutes=5), "iss": settings.jwt_issuer, "jti": uuid.uuid4().hex}
     return jwt.encode({**base, **claims}, settings.jwt_secret.get_secret_value(), algorithm="HS256")
 
@@ -159,24 +174,42 @@ def _b64(data: dict) -> str:
 
 
 def test_a_token_forged_with_the_right_secret_works_so_the_refusals_below_mean_something(
-        api: httpx.Client, settings: Settings) -> None:
+    api: httpx.Client, settings: Settings
+) -> None:
     acct = new_account(api)
     claims = _claims(acct.access_token)
-    assert api.get("/users/me", headers=_bearer(_forge(settings, sub=claims["sub"], sid=claims["sid"]))).status_code == 200
+    assert (
+        api.get("/users/me", headers=_bearer(_forge(settings, sub=claims["sub"], sid=claims["sid"]))).status_code == 200
+    )
 
 
-@pytest.mark.parametrize("case", ["expired", "tampered", "alg_none", "wrong_secret", "hs512", "no_sid",
-                                  "other_issuer", "foreign_sid", "garbage", "empty_signature"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "expired",
+        "tampered",
+        "alg_none",
+        "wrong_secret",
+        "hs512",
+        "no_sid",
+        "other_issuer",
+        "foreign_sid",
+        "garbage",
+        "empty_signature",
+    ],
+)
 def test_bad_access_tokens_are_401_with_a_bearer_challenge(api: httpx.Client, settings: Settings, case: str) -> None:
     acct = new_account(api)
     victim = new_account(api)
     claims = _claims(acct.access_token)
     sub, sid = claims["sub"], claims["sid"]
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     header, payload, signature = acct.access_token.split(".")
     secret = settings.jwt_secret.get_secret_value()
     tokens = {
-        "expired": _forge(settings, sub=sub, sid=sid, iat=now - dt.timedelta(hours=1), exp=now - dt.timedelta(minutes=1)),
+        "expired": _forge(
+            settings, sub=sub, sid=sid, iat=now - dt.timedelta(hours=1), exp=now - dt.timedelta(minutes=1)
+        ),
         "tampered": f"{header}.{_b64({**claims, 'sub': victim.user_id})}.{signature}",
         "alg_none": jwt.encode({**claims}, None, algorithm="none"),
         "wrong_secret": jwt.encode({**claims}, "x" * 48, algorithm="HS256"),

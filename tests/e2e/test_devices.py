@@ -1,4 +1,5 @@
 """Linked devices and their tokens: shown once, stored hashed, good only for uploading as the owner, revocable."""
+
 from __future__ import annotations
 
 import hashlib
@@ -16,8 +17,11 @@ def _bearer(token: str) -> dict[str, str]:
 
 
 def _link(api: httpx.Client, acct, **body: object) -> dict:
-    r = api.post(f"/users/{acct.user_id}/devices", headers=acct.headers,
-                 json={"kind": "garmin", "external_id": "fenix-7-123", "name": "Fenix", **body})
+    r = api.post(
+        f"/users/{acct.user_id}/devices",
+        headers=acct.headers,
+        json={"kind": "garmin", "external_id": "fenix-7-123", "name": "Fenix", **body},
+    )
     assert r.status_code == 201, r.text
     return r.json()
 
@@ -34,11 +38,15 @@ def test_link_list_and_get_a_device(api: httpx.Client) -> None:
     one = api.get(f"/users/me/devices/{watch['device_id']}", headers=acct.headers)
     assert one.status_code == 200
     assert {k: one.json()[k] for k in ("kind", "external_id", "name")} == {
-        "kind": "garmin", "external_id": "fenix-7-123", "name": "Fenix"}
+        "kind": "garmin",
+        "external_id": "fenix-7-123",
+        "name": "Fenix",
+    }
 
 
-@pytest.mark.parametrize("body", [{"kind": "toaster"}, {}, {"kind": "garmin", "token_hash": "x"},
-                                  {"kind": "phone", "name": ""}])
+@pytest.mark.parametrize(
+    "body", [{"kind": "toaster"}, {}, {"kind": "garmin", "token_hash": "x"}, {"kind": "phone", "name": ""}]
+)
 def test_invalid_device_is_422(api: httpx.Client, body: dict) -> None:
     acct = new_account(api)
     r = api.post("/users/me/devices", headers=acct.headers, json=body)
@@ -68,9 +76,13 @@ def test_device_token_cannot_use_account_routes(api: httpx.Client) -> None:
     acct = new_account(api)
     dev = _link(api, acct)
     headers = _bearer(dev["device_token"])
-    for r in (api.get("/users/me", headers=headers), api.get(f"/users/{acct.user_id}/devices", headers=headers),
-              api.post(f"/users/{acct.user_id}/devices", headers=headers, json={"kind": "phone"}),
-              api.delete(f"/users/{acct.user_id}", headers=headers), api.post("/auth/logout", headers=headers)):
+    for r in (
+        api.get("/users/me", headers=headers),
+        api.get(f"/users/{acct.user_id}/devices", headers=headers),
+        api.post(f"/users/{acct.user_id}/devices", headers=headers, json={"kind": "phone"}),
+        api.delete(f"/users/{acct.user_id}", headers=headers),
+        api.post("/auth/logout", headers=headers),
+    ):
         assert r.status_code == 401, r.text
         assert 'error="invalid_token"' in r.headers["www-authenticate"]
     assert api.get("/users/me", headers=acct.headers).status_code == 200

@@ -2,6 +2,7 @@
 
 The test app's capacities come from tests/conftest.py::make_test_settings; the tests read them from `settings`.
 """
+
 from __future__ import annotations
 
 import time
@@ -64,8 +65,9 @@ def test_api_bucket_key_lives_under_the_users_prefix(api: httpx.Client, settings
     assert client.exists(key) and 0 < client.pttl(key) <= (full_after_s + 2) * 1000
 
 
-def test_login_per_account_limit_stops_brute_force_even_with_the_right_password(api: httpx.Client,
-                                                                                settings: Settings) -> None:
+def test_login_per_account_limit_stops_brute_force_even_with_the_right_password(
+    api: httpx.Client, settings: Settings
+) -> None:
     acct, other = new_account(api), new_account(api)  # each already used one login token
     capacity = settings.rate_login_account_capacity
     codes = [login(api, acct.email, f"guess-number-{i}", fake_ip()).status_code for i in range(capacity - 1)]

@@ -6,6 +6,7 @@ MONITOR then sees the app's commands and nobody else's (the shared Redis serves 
 and the module may stop it to test the outage policy. The app runs in process (FastAPI over httpx's ASGI transport)
 against the test Postgres database.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -36,8 +37,9 @@ def redis_port() -> Iterator[int]:
 
 
 def _state_settings(settings: Settings, port: int) -> Settings:
-    return settings.model_copy(update={"redis_port": port, "redis_username": None, "redis_password": SecretStr(""),
-                                       "redis_db": 0})
+    return settings.model_copy(
+        update={"redis_port": port, "redis_username": None, "redis_password": SecretStr(""), "redis_db": 0}
+    )
 
 
 async def _with_state(settings: Settings, fn: Any) -> Any:
@@ -49,6 +51,7 @@ async def _with_state(settings: Settings, fn: Any) -> Any:
 
 
 # ---------------------------------------------------------------------------------------------- the scripts
+
 
 def test_buckets_take_refuse_refill_and_several_are_all_or_nothing(settings: Settings, redis_port: int) -> None:
     s = _state_settings(settings, redis_port)
@@ -95,8 +98,9 @@ def test_the_gate_takes_a_token_only_for_an_active_session(settings: Settings, r
     asyncio.run(_with_state(s, go))
 
 
-def test_revocations_are_marked_and_published_and_purge_takes_only_the_users_keys(settings: Settings,
-                                                                                  redis_port: int) -> None:
+def test_revocations_are_marked_and_published_and_purge_takes_only_the_users_keys(
+    settings: Settings, redis_port: int
+) -> None:
     s = _state_settings(settings, redis_port)
     user, other, session = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     listener = redis.Redis(port=redis_port).pubsub()
@@ -109,34 +113,41 @@ def test_revocations_are_marked_and_published_and_purge_takes_only_the_users_key
         for key in (f"u:{user}:a", f"u:{user}:b:c", f"u:{other}:a", "rl:login:acct:x", "rl:login:acct:y"):
             await client.set(key, b"1")
         purged = await state.purge(user, ["rl:login:acct:x"])
-        assert sorted(k.decode() for k in await client.keys("*")
-                      if str(user) in k.decode() or k.startswith(b"rl:login:acct:")) == ["rl:login:acct:y"]
+        assert sorted(
+            k.decode() for k in await client.keys("*") if str(user) in k.decode() or k.startswith(b"rl:login:acct:")
+        ) == ["rl:login:acct:y"]
         assert await client.exists(f"u:{other}:a") == 1
         return int(purged)
 
     assert asyncio.run(_with_state(s, go)) == 4  # session state, a, b:c, the login bucket
     messages = [json.loads(m["data"]) for m in (listener.get_message(timeout=2) for _ in range(2)) if m]
-    assert messages == [{"user_id": str(user), "session_id": str(session), "reason": "logout"},
-                        {"user_id": str(user), "session_id": None, "reason": "account_deleted"}]
+    assert messages == [
+        {"user_id": str(user), "session_id": str(session), "reason": "logout"},
+        {"user_id": str(user), "session_id": None, "reason": "account_deleted"},
+    ]
     listener.close()
 
 
 # ---------------------------------------------------------------------------------------------- one request
 
+
 @pytest.fixture(scope="module")
-def app_client(settings: Settings,
-               redis_port: int) -> Iterator[tuple[httpx.AsyncClient, Any, asyncio.AbstractEventLoop]]:
+def app_client(
+    settings: Settings, redis_port: int
+) -> Iterator[tuple[httpx.AsyncClient, Any, asyncio.AbstractEventLoop]]:
     """The app in process against the test database and the private Redis, with a logged-in user's headers."""
     from serve_app.app import create_app
     from serve_app.resources import Resources, set_resources
 
-    s = _state_settings(settings, redis_port).model_copy(update={"rate_api_capacity": 10_000,
-                                                                  "session_local_ttl_s": 30.0})
+    s = _state_settings(settings, redis_port).model_copy(
+        update={"rate_api_capacity": 10_000, "session_local_ttl_s": 30.0}
+    )
     loop = asyncio.new_event_loop()
     resources = Resources.build(s)
     set_resources(resources)
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(), client=("203.0.113.50", 40000)),
-                               base_url="http://in-process")
+    client = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=create_app(), client=("203.0.113.50", 40000)), base_url="http://in-process"
+    )
     email = f"roundtrips-{uuid.uuid4().hex[:10]}@example.com"
     r = loop.run_until_complete(client.post("/users", json={"email": email, "password": PASSWORD, "name": "RT"}))
     assert r.status_code == 202, r.text
@@ -176,6 +187,7 @@ def test_with_redis_down_the_api_fails_open_and_login_fails_closed(app_client: A
     login = loop.run_until_complete(client.post("/auth/login", json={"email": "x@example.com", "password": "y"}))
     assert login.status_code == 503 and int(login.headers["retry-after"]) > 0
     assert login.json()["error"]["details"] == {"service": "redis"}
-    reg = loop.run_until_complete(client.post("/users", json={"email": "new@example.com", "password": PASSWORD,
-                                                              "name": "N"}))
+    reg = loop.run_until_complete(
+        client.post("/users", json={"email": "new@example.com", "password": PASSWORD, "name": "N"})
+    )
     assert reg.status_code == 503

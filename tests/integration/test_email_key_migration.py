@@ -1,6 +1,7 @@
 """Migration 0007 (issue 9 #11) on a scratch schema of the test database: the email key is backfilled with the one
 normalisation (domain.accounts.normalize_email), accounts that only Postgres lower() told apart keep their data
 under a key no address normalises to, the key is unique, `email_lower` and the unused `erasures` table are gone."""
+
 from __future__ import annotations
 
 import uuid
@@ -35,8 +36,11 @@ def test_0007_backfills_one_key_keeps_colliding_accounts_and_drops_the_old_colum
     ids = []
     for i, email in enumerate(emails):
         ids.append(uuid.uuid4())
-        scratch.execute("INSERT INTO users (user_id, email, password_hash, name, created_at)"
-                        " VALUES (%s, %s, 'h', 'n', now() + make_interval(secs => %s))", (ids[-1], email, i))
+        scratch.execute(
+            "INSERT INTO users (user_id, email, password_hash, name, created_at)"
+            " VALUES (%s, %s, 'h', 'n', now() + make_interval(secs => %s))",
+            (ids[-1], email, i),
+        )
     with scratch.transaction():
         apply_postgres_migration(scratch, Path(MIGRATIONS / "postgres" / "0007_accounts.py"))
     keys = dict(scratch.execute("SELECT user_id, email_key FROM users").fetchall())
@@ -46,10 +50,17 @@ def test_0007_backfills_one_key_keeps_colliding_accounts_and_drops_the_old_colum
     for later in (ids[2], ids[4]):  # kept, never reachable by an address
         assert keys[later].startswith(" duplicate ") and normalize_email(keys[later]) != keys[later]
     with pytest.raises(psycopg.errors.UniqueViolation):
-        scratch.execute("INSERT INTO users (user_id, email, email_key, password_hash, name)"
-                        " VALUES (%s, 'ANN@example.com', 'ann@example.com', 'h', 'n')", (uuid.uuid4(),))
-    columns = {r[0] for r in scratch.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = 'users'",
-        (SCHEMA,)).fetchall()}
+        scratch.execute(
+            "INSERT INTO users (user_id, email, email_key, password_hash, name)"
+            " VALUES (%s, 'ANN@example.com', 'ann@example.com', 'h', 'n')",
+            (uuid.uuid4(),),
+        )
+    columns = {
+        r[0]
+        for r in scratch.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = 'users'",
+            (SCHEMA,),
+        ).fetchall()
+    }
     assert "email_key" in columns and "email_lower" not in columns
     assert scratch.execute("SELECT to_regclass(%s)", (f"{SCHEMA}.erasures",)).fetchone() == (None,)

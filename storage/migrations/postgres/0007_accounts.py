@@ -13,6 +13,7 @@ and login by that address reaches the oldest account. The later accounts are pri
 The `erasures` table (planned in 0002, never used: erasure runs inside one transaction and the sample purge queue
 retries the Cassandra part) is dropped.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -30,8 +31,10 @@ def migrate(conn: Any) -> None:
     for user_id, email in rows:
         key = normalize_email(email)
         if key in owners:
-            print(f"0007: account {user_id} shares the email comparison form of {owners[key]} (older); it keeps its"
-                  " data but cannot log in by email until an operator resolves it")
+            print(
+                f"0007: account {user_id} shares the email comparison form of {owners[key]} (older); it keeps its"
+                " data but cannot log in by email until an operator resolves it"
+            )
             key = f" duplicate {user_id} of {key}"
         else:
             owners[key] = user_id

@@ -1,4 +1,5 @@
 """The HTTP side of authentication (serve_app/auth.py): the 401 challenge, ownership, the client address."""
+
 from __future__ import annotations
 
 import uuid

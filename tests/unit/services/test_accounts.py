@@ -3,6 +3,7 @@
 The regression tests of issue 9 (#10 registration, #11 email folding, #13 revocations, #15 erasure) and of the
 one-round-trip authentication (issue 11) each fail on the code before the fix: named in their docstrings.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -26,8 +27,13 @@ from services.tokens import AccessTokens
 
 T = TypeVar("T")
 PASSWORD = "correct horse battery staple"
-LIMITS = RateLimits(api=Rate(5, 1.0), login_ip=Rate(4, 0.1), login_account=Rate(3, 0.1), register_ip=Rate(3, 0.01),
-                    register_global=Rate(5, 1.0))
+LIMITS = RateLimits(
+    api=Rate(5, 1.0),
+    login_ip=Rate(4, 0.1),
+    login_account=Rate(3, 0.1),
+    register_ip=Rate(3, 0.01),
+    register_global=Rate(5, 1.0),
+)
 
 
 def run(coro: Awaitable[T]) -> T:
@@ -88,8 +94,9 @@ def world(limits: RateLimits = LIMITS) -> World:
 
     redis, passwords, clock = FakeAuthState(), CountingPasswords(), Clock()
     limiter = Limiter(redis)
-    guard = SessionGuard(uow, redis, redis, limiter, LocalSessionCache(2.0, clock=clock), active_ttl_s=60,
-                         revoked_ttl_s=960)
+    guard = SessionGuard(
+        uow, redis, redis, limiter, LocalSessionCache(2.0, clock=clock), active_ttl_s=60, revoked_ttl_s=960
+    )
     samples, workouts = FakeSamples(), Workouts(db)
     auth = AuthService(uow, passwords, AccessTokens("k" * 40, "stride", 900), guard, limiter, limits, 3600)
     accounts = AccountService(uow, passwords, limiter, limits)
@@ -98,8 +105,7 @@ def world(limits: RateLimits = LIMITS) -> World:
 
 
 def signup(w: World, email: str = "ann@example.com", ip: str = "203.0.113.1", **fields: Any) -> uuid.UUID | None:
-    run(w.accounts.register(NewUser(email=email, password=fields.pop("password", PASSWORD), name="Ann", **fields),
-                            ip))
+    run(w.accounts.register(NewUser(email=email, password=fields.pop("password", PASSWORD), name="Ann", **fields), ip))
     row = run(_credentials(w, email))
     return row["user_id"] if row else None
 
@@ -120,6 +126,7 @@ def raises(exc: type[BaseException], fn: Callable[[], Awaitable[Any]]) -> BaseEx
 
 
 # ---------------------------------------------------------------------------------------------- registration (#10)
+
 
 def test_a_taken_email_gets_the_same_answer_costs_the_same_and_changes_nothing() -> None:
     """Issue 9 #10: the old route answered 409 `email_taken` for a taken email (and 201 with the profile for a
@@ -169,13 +176,17 @@ def test_registration_fails_closed_when_redis_is_down() -> None:
 
 # ---------------------------------------------------------------------------------------------- email folding (#11)
 
-@pytest.mark.parametrize("first, second", [
-    ("İnci@example.com", "i̇nci@example.com"),  # U+0130 and i + U+0307: one address under Unicode folding
-    ("straße@example.com", "STRASSE@example.com"),
-    ("ﬁona@example.com", "fiona@example.com"),  # the fi ligature
-    ("ａｎｎ@example.com", "ann@example.com"),  # fullwidth letters
-    ("Kelvin@example.com", "kelvin@example.com"),  # the Kelvin sign
-])
+
+@pytest.mark.parametrize(
+    "first, second",
+    [
+        ("İnci@example.com", "i̇nci@example.com"),  # U+0130 and i + U+0307: one address under Unicode folding
+        ("straße@example.com", "STRASSE@example.com"),
+        ("ﬁona@example.com", "fiona@example.com"),  # the fi ligature
+        ("ａｎｎ@example.com", "ann@example.com"),  # fullwidth letters
+        ("Kelvin@example.com", "kelvin@example.com"),  # the Kelvin sign
+    ],
+)
 def test_look_alike_spellings_are_one_account_everywhere(first: str, second: str) -> None:
     """Issue 9 #11: Postgres lower() and Python lower() folded `İ` differently, so look-alikes registered twice
     and one account had two login buckets. One function (normalize_email) now keys registration, login and the
@@ -198,6 +209,7 @@ def test_a_different_script_is_a_different_address() -> None:
 
 
 # ---------------------------------------------------------------------------------------------- login
+
 
 def test_wrong_password_and_unknown_email_are_the_same_401_with_the_same_work() -> None:
     w = world()
@@ -239,6 +251,7 @@ def test_a_hash_with_older_parameters_is_replaced_at_login() -> None:
 
 
 # -------------------------------------------------------------------------------------- one round trip (issue 11)
+
 
 def test_an_authenticated_request_makes_one_redis_round_trip_and_no_postgres_read() -> None:
     """Issue 11: the old dependency made a GET (session state) and then EVALSHA (rate limit): two round trips.
@@ -301,6 +314,7 @@ def test_missing_or_malformed_tokens_are_401(token: str | None) -> None:
 
 # ---------------------------------------------------------------------------------------------- refresh, logout (#13)
 
+
 def test_refresh_rotates_and_reuse_revokes_the_session_and_announces_it() -> None:
     """Issue 9 #13: logout and refresh reuse now publish on stride:revocations (nothing did before)."""
     w = world()
@@ -334,8 +348,7 @@ def test_logout_revokes_at_once_and_announces_the_session() -> None:
     pair = run(w.auth.login("ann@example.com", PASSWORD, "198.51.100.1"))
     principal = run(w.auth.authenticate(pair.access_token))
     run(w.auth.logout(principal))
-    assert w.redis.published == [{"user_id": str(user_id), "session_id": str(principal.session_id),
-                                  "reason": "logout"}]
+    assert w.redis.published == [{"user_id": str(user_id), "session_id": str(principal.session_id), "reason": "logout"}]
     raises(Unauthenticated, lambda: w.auth.admit(pair.access_token))
     raises(Unauthenticated, lambda: w.auth.refresh(pair.refresh_token))
     assert not run(w.auth.still_valid(principal))
@@ -348,8 +361,15 @@ def test_a_logout_while_redis_is_down_reaches_other_replicas_within_the_local_tt
     pair = run(w.auth.login("ann@example.com", PASSWORD, "198.51.100.1"))
     principal = run(w.auth.authenticate(pair.access_token))
     other = world()  # another replica: same database and Redis, its own local cache
-    other_guard = SessionGuard(w.auth.guard.uow, w.redis, w.redis, Limiter(w.redis),
-                               LocalSessionCache(2.0, clock=w.clock), active_ttl_s=60, revoked_ttl_s=960)
+    other_guard = SessionGuard(
+        w.auth.guard.uow,
+        w.redis,
+        w.redis,
+        Limiter(w.redis),
+        LocalSessionCache(2.0, clock=w.clock),
+        active_ttl_s=60,
+        revoked_ttl_s=960,
+    )
     other.auth.guard, other.auth.tokens = other_guard, w.auth.tokens
     w.redis.down = True
     run(other.auth.admit(pair.access_token))  # remembered as active on the other replica
@@ -360,6 +380,7 @@ def test_a_logout_while_redis_is_down_reaches_other_replicas_within_the_local_tt
 
 
 # ---------------------------------------------------------------------------------------------- devices, profile
+
 
 def test_device_tokens_authenticate_uploads_only_and_die_when_unlinked() -> None:
     w = world()
@@ -392,6 +413,7 @@ def test_profile_update_checks_heart_rates_against_stored_values_and_rolls_back(
 
 
 # ---------------------------------------------------------------------------------------------- erasure (#15)
+
 
 def _populate(w: World, user_id: uuid.UUID) -> tuple[uuid.UUID, uuid.UUID]:
     saved, live = uuid.uuid4(), uuid.uuid4()

@@ -1,6 +1,7 @@
 """Rate-limit policy (services/ratelimits.py) and bucket values (domain/ratelimit.py), without a live Redis: the
 reply decoding, the headers, the keys, and fail open (API) / fail closed (login, registration) against the real
 Redis adapter pointed at a port where nothing listens."""
+
 from __future__ import annotations
 
 import asyncio
@@ -39,8 +40,7 @@ def test_keys_put_user_buckets_under_the_erasable_prefix_and_never_an_email() ->
     assert ip.key == "rl:login:ip:203.0.113.9"
     assert account.key.startswith("rl:login:acct:") and "b.com" not in account.key
     assert account.key == login_buckets(limits, "x", " a@b.COM ")[1].key
-    assert [b.key for b in register_buckets(limits, "203.0.113.9")] == ["rl:register:ip:203.0.113.9",
-                                                                        "rl:register:all"]
+    assert [b.key for b in register_buckets(limits, "203.0.113.9")] == ["rl:register:ip:203.0.113.9", "rl:register:all"]
 
 
 def test_several_buckets_are_all_or_nothing_and_the_empty_one_is_named() -> None:
@@ -71,7 +71,12 @@ def test_api_fails_open_when_redis_is_down() -> None:
 
 def test_login_fails_closed_with_503_when_redis_is_down() -> None:
     with pytest.raises(Unavailable) as err:
-        _with_dead_redis(lambda limiter: limiter.require(login_buckets(RateLimits(), "203.0.113.9", "a@example.com"),
-                                                         ["x", "y"], refused="login is temporarily unavailable"))
+        _with_dead_redis(
+            lambda limiter: limiter.require(
+                login_buckets(RateLimits(), "203.0.113.9", "a@example.com"),
+                ["x", "y"],
+                refused="login is temporarily unavailable",
+            )
+        )
     assert err.value.service == "redis" and int(err.value.headers["Retry-After"]) > 0
     assert err.value.message == "login is temporarily unavailable"

@@ -1,5 +1,6 @@
 """Tokens and passwords (services/tokens.py, services/passwords.py): JWT encoding and every rejection, opaque
 tokens, argon2id hashing. Pure: no service is running."""
+
 from __future__ import annotations
 
 import asyncio
@@ -28,8 +29,14 @@ USER, SESSION = uuid.uuid4(), uuid.uuid4()
 
 def _claims(**over: object) -> dict:
     now = dt.datetime.now(dt.UTC)
-    base = {"sub": str(USER), "sid": str(SESSION), "iat": now, "exp": now + dt.timedelta(minutes=5),
-            "iss": "stride", "jti": "j"}
+    base = {
+        "sub": str(USER),
+        "sid": str(SESSION),
+        "iat": now,
+        "exp": now + dt.timedelta(minutes=5),
+        "iss": "stride",
+        "jti": "j",
+    }
     base.update(over)
     return {k: v for k, v in base.items() if v is not None}
 
@@ -51,15 +58,24 @@ def test_each_token_has_its_own_jti() -> None:
     assert a != b
 
 
-@pytest.mark.parametrize("token", [
-    _sign(_claims(exp=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1))),
-    jwt.encode(_claims(), None, algorithm="none"),
-    _sign(_claims(), alg="HS512"),
-    _sign(_claims(), secret="another-secret-0123456789abcdef0123456789abcdef"),
-    _sign(_claims(sid=None)), _sign(_claims(jti=None)), _sign(_claims(exp=None)), _sign(_claims(iss="evil")),
-    _sign(_claims(sub="not-a-uuid")), _sign(_claims(sid=12)),
-    "", "a.b.c", "eyJhbGciOiJub25lIn0.e30.",
-])
+@pytest.mark.parametrize(
+    "token",
+    [
+        _sign(_claims(exp=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1))),
+        jwt.encode(_claims(), None, algorithm="none"),
+        _sign(_claims(), alg="HS512"),
+        _sign(_claims(), secret="another-secret-0123456789abcdef0123456789abcdef"),
+        _sign(_claims(sid=None)),
+        _sign(_claims(jti=None)),
+        _sign(_claims(exp=None)),
+        _sign(_claims(iss="evil")),
+        _sign(_claims(sub="not-a-uuid")),
+        _sign(_claims(sid=12)),
+        "",
+        "a.b.c",
+        "eyJhbGciOiJub25lIn0.e30.",
+    ],
+)
 def test_bad_tokens_are_rejected(token: str) -> None:
     with pytest.raises(InvalidToken):
         TOKENS.decode(token)
@@ -91,9 +107,12 @@ def test_password_hash_is_argon2id_and_verifies_and_an_unknown_account_does_the_
 
     async def go() -> tuple[str, bool, bool, bool]:
         stored = await passwords.hash("correct horse battery")
-        return (stored, await passwords.verify(stored, "correct horse battery"),
-                await passwords.verify(stored, "wrong horse battery"),
-                await passwords.verify(None, "correct horse battery"))
+        return (
+            stored,
+            await passwords.verify(stored, "correct horse battery"),
+            await passwords.verify(stored, "wrong horse battery"),
+            await passwords.verify(None, "correct horse battery"),
+        )
 
     stored, right, wrong, unknown = asyncio.run(go())
     assert stored.startswith("$argon2id$v=19$m=8192,t=1,p=1$")
