@@ -136,10 +136,18 @@ def run_modes(args: argparse.Namespace) -> dict[str, Any]:
                 if out["raw_reference"]:
                     raws.append({"mode": mode, "round": rnd, **out["raw_reference"]})
                 scratch.truncate()
+                write_result(args.name or "cassandra-modes", modes_result(args, modes, shapes, concurrencies, cells,
+                                                                         raws, partial=True))
     finally:
         scratch.script("stop")
+    return modes_result(args, modes, shapes, concurrencies, cells, raws, partial=False)
+
+
+def modes_result(args: argparse.Namespace, modes: list[str], shapes: list[str], concurrencies: list[int],
+                 cells: list[dict[str, Any]], raws: list[dict[str, Any]], partial: bool) -> dict[str, Any]:
     return {"config": {"modes": modes, "rounds": args.rounds, "seconds_per_cell": args.seconds, "shapes": shapes,
-                       "concurrencies": concurrencies, "heap": "1G", "node": "scratch single node, own state/ports"},
+                       "concurrencies": concurrencies, "heap": "1G", "node": "scratch single node, own state/ports",
+                       "partial": partial},
             "inserts": cells, "inserts_median": bc.summarise(cells, ("mode", "shape", "concurrency")),
             "raw_reference": raws, "raw_reference_median": bc.summarise(raws, ("mode",))}
 
@@ -149,7 +157,8 @@ def run_modes(args: argparse.Namespace) -> dict[str, Any]:
 def connect_variant(settings: Settings, variant: str) -> Any:
     """A storage.cassandra.Cassandra whose driver Cluster is build_cluster's with the options of `variant` applied,
     '+'-joined: nagle (no TCP_NODELAY: the driver's own default), nodelay (TCP_NODELAY), v4 (protocol v4), lz4
-    (lz4 frame compression), no_token_aware (DC-aware round robin only)."""
+    (lz4 frame compression), nocomp (no compression; the driver's default compression=True picks lz4 whenever the
+    lz4 package is importable), no_token_aware (DC-aware round robin only)."""
     import socket
 
     from cassandra.policies import DCAwareRoundRobinPolicy
@@ -167,6 +176,8 @@ def connect_variant(settings: Settings, variant: str) -> Any:
             cluster.protocol_version = 4
         elif option == "lz4":
             cluster.compression = "lz4"
+        elif option == "nocomp":
+            cluster.compression = False
         elif option == "no_token_aware":
             cluster.profile_manager.default.load_balancing_policy = DCAwareRoundRobinPolicy(settings.cassandra_local_dc)
         elif option != "default":
@@ -200,12 +211,13 @@ async def extras_cells(settings: Settings, pid: int | None, args: argparse.Names
 
     out: dict[str, Any] = {"uploads": [], "client_options": [], "coalescing": [], "token_aware": {}}
     reps = args.rounds
+    sections = set(args.sections.split(","))
     cleanup = bc.Cleanup()
     cas = Cassandra(settings)
     try:
         # 2. chunk sizes: 3,600-point uploads (one at a time and 4 at a time), whole-activity reads;
         #    and a 2-hour (7,200-point) activity; and the bucket's chunks as one single-partition batch
-        for rep in range(reps):
+        for rep in range(reps if "uploads" in sections else 0):
             for points in (3600, 7200):
                 for cs in (600, 1800, 3600):
                     for conc in (1, 4):
@@ -226,8 +238,9 @@ async def extras_cells(settings: Settings, pid: int | None, args: argparse.Names
     out["uploads_median"] = bc.summarise(out["uploads"], ("points", "chunk_size", "concurrency", "how"))
 
     # 3. client options, one Cluster each
-    variants = ["nagle", "nodelay", "nodelay+v4", "nodelay+no_token_aware"] + (["nodelay+lz4"] if _has_lz4() else [])
-    for rep in range(reps):
+    variants = ["nagle+nocomp", "nodelay+nocomp", "nodelay+nocomp+v4", "nodelay+nocomp+no_token_aware"] + (
+        ["nodelay+lz4"] if _has_lz4() else [])
+    for rep in range(reps if "client" in sections else 0):
         for variant in variants:
             cas = connect_variant(settings, variant)
             try:
@@ -248,7 +261,7 @@ async def extras_cells(settings: Settings, pid: int | None, args: argparse.Names
     # 3. live coalescing at rising offered rates
     cas = Cassandra(settings)
     try:
-        for rep in range(reps):
+        for rep in range(reps if "coalescing" in sections else 0):
             for rate in [int(r) for r in args.rates.split(",")]:
                 for mode, options in bc.COALESCE_VARIANTS:
                     cell = await bc.coalesce_cell(cas, mode, workouts=rate * 5, interval_s=5.0,
@@ -298,7 +311,9 @@ def run_extras(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         scratch.script("stop")
     return {"config": {"mode": args.mode, "reps": args.rounds, "seconds_per_cell": args.seconds,
-                       "lz4_available": _has_lz4()}, **result}
+                       "sections": args.sections, "lz4_importable": _has_lz4(),
+                       "note": "with lz4 importable, every Cluster left at compression=True negotiates lz4"},
+            **result}
 
 
 def main() -> None:
@@ -313,6 +328,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--coalesce-seconds", type=float, default=10.0)
     parser.add_argument("--rates", default="400,800,1600,3200")
+    parser.add_argument("--sections", default="uploads,client,coalescing", help="extras: which parts to run")
     parser.add_argument("--shapes", default="live,chunk600,chunk3600")
     parser.add_argument("--concurrency", default="1,32,256")
     parser.add_argument("--raw-seconds", type=float, default=6.0)

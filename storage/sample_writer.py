@@ -27,11 +27,14 @@ from storage.samples import _INSERT, CHANNELS, _pack, live_bucket
 
 Mode = Literal["replica_batches", "concurrent", "single"]
 MODES: tuple[str, ...] = ("replica_batches", "concurrent", "single")
-# Cassandra 5.0 warns above batch_size_warn_threshold (5 KiB by default) and refuses batches above
-# batch_size_fail_threshold (50 KiB); a 5-point live row with 8 channels is ~400 bytes of mutation.
+# Bounds of one batch. Measured (loadtest/README.md, ## Cassandra): 32-row batches sustain twice the rows/s of
+# 10-row ones on the 2-core box. Cassandra refuses multi-partition batches above batch_size_fail_threshold (50 KiB by
+# default) and logs a warning per batch above batch_size_warn_threshold (5 KiB by default; the project's
+# cassandra.yaml raises it to 32 KiB and unlogged_batch_across_partitions_warn_threshold to 32: set the same on a
+# cluster, or pass smaller bounds). A 5-point live row with 8 channels counts ~545 bytes there.
 DEFAULT_MAX_BATCH_ROWS = 32
 DEFAULT_MAX_BATCH_BYTES = 24 * 1024
-_ROW_OVERHEAD = 48  # key columns + per-cell overhead, for the batch size estimate
+_ROW_OVERHEAD = 224  # key columns + per-cell overhead as Cassandra counts a row's size (blob bytes added to it)
 
 
 class CassandraPort(Protocol):

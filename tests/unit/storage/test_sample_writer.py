@@ -11,7 +11,7 @@ import pytest
 
 from domain.track import Track
 from storage.errors import StorageUnavailable
-from storage.sample_writer import SampleWriter
+from storage.sample_writer import _ROW_OVERHEAD, SampleWriter
 from storage.samples import CHANNELS, LIVE_BATCHES_PER_BUCKET
 
 
@@ -127,7 +127,7 @@ def test_batches_are_split_by_row_count_and_by_bytes() -> None:
     assert [len(r[1]) if isinstance(r, tuple) else 1 for r in cas.requests] == [4, 4, 2]
 
     cas2 = FakeCassandra(replicas=1)
-    row_bytes = 48 + 4 * 5 * 8  # t, lat, lng, hr of 5 points
+    row_bytes = _ROW_OVERHEAD + 4 * 5 * 8  # t, lat, lng, hr of 5 points
     writer2 = SampleWriter(cas2, max_batch_rows=100, max_batch_bytes=3 * row_bytes)
     run(go(writer2, 7))
     assert [len(r[1]) if isinstance(r, tuple) else 1 for r in cas2.requests] == [3, 3, 1]
