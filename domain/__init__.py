@@ -1,4 +1,5 @@
 """Pure processing layer: cleaning, metrics, splits, best efforts, routes, file formats. numpy + stdlib only."""
+
 from .process import SPORTS, ProcessedActivity, process_activity
 from .profile import AthleteProfile
 from .splits import DeviceLap

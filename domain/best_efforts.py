@@ -7,6 +7,7 @@ about as long as the samples are many; two samples 1e8 s apart cost what two sam
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import cast
 
 import numpy as np
 
@@ -63,7 +64,7 @@ def _first_k(pred: Callable[[np.ndarray], np.ndarray], estimate: np.ndarray) -> 
     k = np.where(pred(k), k, k + 1)
     k = np.where(pred(k), k, k + 1)
     k = np.where((k > 0) & pred(k - 1), k - 1, k)
-    return np.where((k > 0) & pred(k - 1), k - 1, k)
+    return cast(np.ndarray, np.where((k > 0) & pred(k - 1), k - 1, k))
 
 
 def power_pieces(
@@ -137,7 +138,7 @@ def _best_window_from_pieces(t: np.ndarray, power: np.ndarray, duration_s: int) 
 
     def running_sum(k: np.ndarray) -> np.ndarray:
         i = np.maximum(np.searchsorted(starts, k, side="right") - 1, 0)
-        return energy[i] + watts[i] * (np.clip(k, starts[i], ends[i]) - starts[i])
+        return cast(np.ndarray, energy[i] + watts[i] * (np.clip(k, starts[i], ends[i]) - starts[i]))
 
     last = float(length - duration_s)
     bounds = np.concatenate((starts, ends))

@@ -1,4 +1,5 @@
 """Energy estimates: from heart rate (Keytel et al. 2005) or MET × weight × time."""
+
 from __future__ import annotations
 
 from .profile import DEFAULT_AGE, AthleteProfile

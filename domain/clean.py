@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 
 from .geo import gps_mask, haversine, haversine_steps
@@ -54,7 +56,7 @@ def sort_and_merge(track: Track) -> Track:
 
 def _speed(t: np.ndarray, lat: np.ndarray, lng: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     """Implied speed (m/s) between fixes i and j; time differences below 1 s count as 1 s."""
-    return haversine(lat[i], lng[i], lat[j], lng[j]) / np.maximum(np.abs(t[j] - t[i]), 1.0)
+    return cast(np.ndarray, haversine(lat[i], lng[i], lat[j], lng[j]) / np.maximum(np.abs(t[j] - t[i]), 1.0))
 
 
 def glitch_mask(t: np.ndarray, lat: np.ndarray, lng: np.ndarray, max_speed: float) -> np.ndarray:

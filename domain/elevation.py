@@ -1,4 +1,5 @@
 """Elevation gain and loss with a hysteresis threshold, after spike removal and smoothing."""
+
 from __future__ import annotations
 
 import numpy as np

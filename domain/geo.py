@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 
 EARTH_RADIUS_M: float = 6_371_008.8  # IUGG mean radius
@@ -15,7 +17,7 @@ def haversine(
     dphi = p2 - p1
     dlmb = np.radians(np.asarray(lng2) - np.asarray(lng1))
     a = np.sin(dphi / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dlmb / 2) ** 2
-    return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+    return cast(np.ndarray, 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0))))
 
 
 def haversine_steps(lat: np.ndarray, lng: np.ndarray) -> np.ndarray:
@@ -24,12 +26,12 @@ def haversine_steps(lat: np.ndarray, lng: np.ndarray) -> np.ndarray:
     c = np.cos(p)
     dlmb = np.radians(np.diff(lng))
     a = np.sin(np.diff(p) / 2) ** 2 + c[:-1] * c[1:] * np.sin(dlmb / 2) ** 2
-    return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+    return cast(np.ndarray, 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0))))
 
 
 def gps_mask(lat: np.ndarray, lng: np.ndarray) -> np.ndarray:
     """Samples with a usable position (finite and within ±90 / ±180)."""
-    return np.isfinite(lat) & np.isfinite(lng) & (np.abs(lat) <= 90) & (np.abs(lng) <= 180)
+    return cast(np.ndarray, np.isfinite(lat) & np.isfinite(lng) & (np.abs(lat) <= 90) & (np.abs(lng) <= 180))
 
 
 def cumulative_distance(lat: np.ndarray, lng: np.ndarray) -> np.ndarray:

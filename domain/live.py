@@ -3,10 +3,12 @@
 The final numbers of a workout come from `process_activity` over every stored sample (the one code path); these
 are the live approximations a watch shows: distance, moving time, pace now and on average, heart rate, split.
 """
+
 from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -38,14 +40,14 @@ class LiveMetrics:
     split_start_t: float = 0.0
     split_start_moving: float = 0.0
     paused: bool = False
-    recent: deque = field(default_factory=lambda: deque(maxlen=64))  # (t, distance, hr)
+    recent: deque[tuple[float, float, float]] = field(default_factory=lambda: deque(maxlen=64))  # (t, distance, hr)
 
     def add(self, track: Track) -> None:
         """Fold a time-sorted batch in; points at or before the last one seen are ignored."""
         if len(track) == 0:
             return
         keep = track.t > (self.last_t if self.last_t is not None else -np.inf)
-        for t, lat, lng, hr in zip(track.t[keep], track.lat[keep], track.lng[keep], track.hr[keep]):
+        for t, lat, lng, hr in zip(track.t[keep], track.lat[keep], track.lng[keep], track.hr[keep], strict=False):
             self._step(float(t), float(lat), float(lng), float(hr))
 
     def _step(self, t: float, lat: float, lng: float, hr: float) -> None:
@@ -94,22 +96,33 @@ class LiveMetrics:
         t0, d0, _ = older[0]
         return (d_end - d0) / (t_end - t0) if t_end > t0 else None
 
-    def view(self) -> dict:
+    def view(self) -> dict[str, Any]:
         """The live metrics body."""
         speed = self.current_speed()
         avg_speed = self.distance_m / self.moving_s if self.moving_s > 0 else None
         threshold = MOVING_SPEED_MPS[normalise_sport(self.sport)]
         window_hr = [r[2] for r in self.recent if r[2] == r[2] and self.recent[-1][0] - r[0] <= WINDOW_S]
         return {
-            "elapsed_time": (self.last_t - self.first_t) if self.first_t is not None else 0.0,
-            "moving_time": self.moving_s, "distance": self.distance_m,
-            "current_speed": speed, "current_pace": _pace(speed), "average_speed": avg_speed, "average_pace": _pace(avg_speed),
+            "elapsed_time": (self.last_t - self.first_t)
+            if self.first_t is not None and self.last_t is not None
+            else 0.0,
+            "moving_time": self.moving_s,
+            "distance": self.distance_m,
+            "current_speed": speed,
+            "current_pace": _pace(speed),
+            "average_speed": avg_speed,
+            "average_pace": _pace(avg_speed),
             "current_heart_rate": float(np.mean(window_hr)) if window_hr else self.last_hr,
             "average_heart_rate": self.hr_weighted / self.hr_seconds if self.hr_seconds else None,
-            "current_split": {"split": self.split_index, "distance": self.distance_m - (self.split_index - 1) * SPLIT_M,
-                              "moving_time": self.moving_s - self.split_start_moving},
-            "points_received": self.points, "last_sample_time": self.last_t,
-            "paused": self.paused, "auto_paused": bool(speed is not None and speed < threshold and not self.paused),
+            "current_split": {
+                "split": self.split_index,
+                "distance": self.distance_m - (self.split_index - 1) * SPLIT_M,
+                "moving_time": self.moving_s - self.split_start_moving,
+            },
+            "points_received": self.points,
+            "last_sample_time": self.last_t,
+            "paused": self.paused,
+            "auto_paused": bool(speed is not None and speed < threshold and not self.paused),
         }
 
 

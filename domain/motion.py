@@ -7,6 +7,7 @@ Per segment (the interval ending at each sample):
 - distance accrues only on moving segments: GPS jitter while standing still, and any jump across a pause,
   is not distance.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -53,8 +54,7 @@ def _block_bounds(t: np.ndarray, gap_s: float) -> tuple[np.ndarray, np.ndarray]:
     return first, last
 
 
-def smoothed_speed(t: np.ndarray, dist: np.ndarray, half: int = SPEED_HALF_WINDOW,
-                   gap_s: float = GAP_S) -> np.ndarray:
+def smoothed_speed(t: np.ndarray, dist: np.ndarray, half: int = SPEED_HALF_WINDOW, gap_s: float = GAP_S) -> np.ndarray:
     """Speed (m/s) per sample from the distance covered over a centred ±half-sample window that never spans a pause."""
     n = len(t)
     if n < 2:
@@ -90,5 +90,9 @@ def measure_motion(track: Track, threshold: float, gap_s: float = GAP_S) -> Moti
     seg_speed = np.where(dt <= gap_s, 0.5 * (speed[1:] + speed[:-1]), step_speed)
     recorded = (dt <= gap_s) | ((dt <= SPARSE_MAX_S) & (step_speed >= threshold))
     moving = recorded & (seg_speed >= threshold)
-    return Motion(recorded_s=_prepend0(np.where(recorded, dt, 0.0)), moving_s=_prepend0(np.where(moving, dt, 0.0)),
-                  distance=np.cumsum(_prepend0(np.where(moving, step, 0.0))), speed=speed)
+    return Motion(
+        recorded_s=_prepend0(np.where(recorded, dt, 0.0)),
+        moving_s=_prepend0(np.where(moving, dt, 0.0)),
+        distance=np.cumsum(_prepend0(np.where(moving, step, 0.0))),
+        speed=speed,
+    )

@@ -1,4 +1,5 @@
 """The athlete facts that metrics depend on (weight, heart-rate limits, age, sex)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ class AthleteProfile:
         if self.max_hr:
             return int(self.max_hr)
         age = self.age(on_year)
-        return DEFAULT_MAX_HR if age is None else int(round(208 - 0.7 * age))
+        return DEFAULT_MAX_HR if age is None else round(208 - 0.7 * age)
 
     def effective_resting_hr(self) -> int:
         """Resting HR: the user's value, else 60."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 
 from .geo import gps_mask, local_xy
@@ -11,7 +13,7 @@ SUMMARY_TOLERANCE_M: float = 10.0  # Douglas–Peucker tolerance of the summary 
 
 def _round_half_away(x: np.ndarray) -> np.ndarray:
     """Round half away from zero (the polyline algorithm's rounding), as int64."""
-    return (np.sign(x) * np.floor(np.abs(x) + 0.5)).astype(np.int64)
+    return cast(np.ndarray, (np.sign(x) * np.floor(np.abs(x) + 0.5)).astype(np.int64))
 
 
 def _encode_values(v: np.ndarray) -> str:

@@ -1,4 +1,5 @@
 """Sequence-numbered sample batches: which are stored, the highest contiguous one, and the gaps."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

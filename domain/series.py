@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 
 GAP_S: float = 10.0  # a time step longer than this is a pause (no samples): not recorded, not moving
@@ -36,7 +38,7 @@ def window_mean(c_int: np.ndarray, c_time: np.ndarray) -> float | None:
 def interp_first(xq: np.ndarray, xp: np.ndarray, fp: np.ndarray) -> np.ndarray:
     """fp at the first position where non-decreasing xp reaches each xq (linear between samples)."""
     j, frac = first_reach(xq, xp)
-    return fp[j - 1] + frac * (fp[j] - fp[j - 1])
+    return cast(np.ndarray, fp[j - 1] + frac * (fp[j] - fp[j - 1]))
 
 
 def first_reach(xq: np.ndarray, xp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from typing import cast
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -52,7 +53,7 @@ def median_filter(x: np.ndarray, window: int = 3) -> np.ndarray:
         return _network_median(padded, window)
     windows = sliding_window_view(padded, window)
     if np.isfinite(x).all():
-        return np.median(windows, axis=1)
+        return cast(np.ndarray, np.median(windows, axis=1))
     finite = np.isfinite(x)
     out = np.full(n, np.nan)
     if finite.any():
@@ -68,4 +69,4 @@ def fill_gaps(t: np.ndarray, x: np.ndarray) -> np.ndarray:
     finite = np.isfinite(x)
     if finite.all() or not finite.any():
         return x.copy()
-    return np.interp(t, t[finite], x[finite])
+    return cast(np.ndarray, np.interp(t, t[finite], x[finite]))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -67,9 +68,9 @@ def _window(v: dict[str, np.ndarray], i: int) -> dict[str, float | None]:
     }
 
 
-def lap_metrics(cum: Cumulative, laps: Sequence[DeviceLap]) -> list[dict]:
+def lap_metrics(cum: Cumulative, laps: Sequence[DeviceLap]) -> list[dict[str, Any]]:
     """[{"index", "start_offset_s", "elapsed_s", "moving_s", "distance_m", "avg_speed_mps", "avg_hr"}] per lap."""
-    out: list[dict] = []
+    out: list[dict[str, Any]] = []
     if len(cum.t) == 0:
         return out
     for k, lap in enumerate(sorted(laps, key=lambda lp: lp.start_offset_s)):
@@ -88,13 +89,13 @@ def split_boundaries(total_m: float, split_m: float = SPLIT_M) -> np.ndarray:
     return full
 
 
-def distance_splits(cum: Cumulative, split_m: float = SPLIT_M) -> list[dict]:
+def distance_splits(cum: Cumulative, split_m: float = SPLIT_M) -> list[dict[str, Any]]:
     """Automatic splits: [{"split", "distance_m", "elapsed_s", "moving_s", "avg_speed_mps", "pace_s_per_km",
     "elevation_diff_m", "avg_hr"}] (none for a track claiming over MAX_SPLITS_PER_SAMPLE splits per sample)."""
     if len(cum.t) < 2 or cum.dist[-1] < MIN_LAST_SPLIT_M or cum.dist[-1] / split_m > MAX_SPLITS_PER_SAMPLE * len(cum.t):
         return []
     v = cum.at_distances(split_boundaries(float(cum.dist[-1]), split_m))
-    out: list[dict] = []
+    out: list[dict[str, Any]] = []
     for i in range(len(v["t"]) - 1):
         w = _window(v, i)
         de = float(v["alt"][i + 1] - v["alt"][i])
@@ -105,7 +106,7 @@ def distance_splits(cum: Cumulative, split_m: float = SPLIT_M) -> list[dict]:
                 "elapsed_s": w["elapsed_s"],
                 "moving_s": w["moving_s"],
                 "avg_speed_mps": w["avg_speed_mps"],
-                "pace_s_per_km": _ratio(1000.0 * w["moving_s"], w["distance_m"]),
+                "pace_s_per_km": _ratio(1000.0 * (w["moving_s"] or 0.0), w["distance_m"] or 0.0),
                 "elevation_diff_m": de if np.isfinite(de) else None,
                 "avg_hr": w["avg_hr"],
             }

@@ -1,7 +1,9 @@
 """Strava-style streams for the API: per-point channels, optionally downsampled."""
+
 from __future__ import annotations
 
-from typing import Iterable, Literal
+from collections.abc import Iterable
+from typing import Any, Literal, cast
 
 import numpy as np
 
@@ -29,19 +31,26 @@ def _list(x: np.ndarray) -> list[float | None]:
 
 
 def _latlng(track: Track, idx: np.ndarray) -> list[list[float] | None]:
-    return [None if (a != a or b != b) else [a, b] for a, b in zip(track.lat[idx].tolist(), track.lng[idx].tolist())]
+    return [
+        None if (a != a or b != b) else [a, b]
+        for a, b in zip(track.lat[idx].tolist(), track.lng[idx].tolist(), strict=False)
+    ]
 
 
-def build_streams(processed_or_track: object, distance_stream: np.ndarray | None = None,
-                  keys: Iterable[str] = STREAM_KEYS, resolution: str = "high") -> dict[str, list]:
+def build_streams(
+    processed_or_track: object,
+    distance_stream: np.ndarray | None = None,
+    keys: Iterable[str] = STREAM_KEYS,
+    resolution: str = "high",
+) -> dict[str, list[Any]]:
     """{key: per-point list} for Strava keys time, latlng, distance, altitude, heartrate, cadence, watts, velocity."""
-    track: Track = getattr(processed_or_track, "track", processed_or_track)  # type: ignore[assignment]
+    track = cast(Track, getattr(processed_or_track, "track", processed_or_track))
     dist = distance_stream if distance_stream is not None else getattr(processed_or_track, "distance_stream", None)
     if dist is None or len(dist) != len(track):
         dist = np.zeros(len(track))
     idx = downsample(len(track), resolution)
     velocity = getattr(processed_or_track, "velocity_stream", None)
-    out: dict[str, list] = {}
+    out: dict[str, list[Any]] = {}
     for key in keys:
         if key == "time":
             out[key] = _list(track.t[idx])

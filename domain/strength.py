@@ -1,8 +1,10 @@
 """Weightlifting: sets, total volume and estimated one-rep max per exercise."""
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -23,7 +25,7 @@ def estimated_1rm(weight_kg: float, reps: int) -> float:
     return float(weight_kg) if reps == 1 else weight_kg * (1.0 + reps / 30.0)
 
 
-def strength_summary(sets: Sequence[StrengthSet]) -> dict:
+def strength_summary(sets: Sequence[StrengthSet]) -> dict[str, Any]:
     """{"total_volume_kg": Σ reps × kg, "sets": count, "best_1rm": {exercise: best Epley 1RM kg}}."""
     best: dict[str, float] = {}
     for s in sets:

@@ -1,17 +1,24 @@
 """Columnar track of samples: the one shape every processing step reads and writes."""
+
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 import numpy as np
 
 CHANNELS: tuple[str, ...] = ("t", "lat", "lng", "alt", "hr", "cadence", "power", "speed")
 # point-dict key -> Track channel
 POINT_KEYS: dict[str, str] = {
-    "time": "t", "lat": "lat", "lng": "lng", "altitude": "alt",
-    "heart_rate": "hr", "cadence": "cadence", "power": "power", "speed": "speed",
+    "time": "t",
+    "lat": "lat",
+    "lng": "lng",
+    "altitude": "alt",
+    "heart_rate": "hr",
+    "cadence": "cadence",
+    "power": "power",
+    "speed": "speed",
 }
 
 
@@ -42,14 +49,14 @@ class Track:
             object.__setattr__(self, name, arr)
 
     @classmethod
-    def from_points(cls, points: Sequence[Mapping[str, float | None]]) -> "Track":
+    def from_points(cls, points: Sequence[Mapping[str, float | None]]) -> Track:
         """Build from point dicts with keys time, lat, lng, altitude, heart_rate, cadence, power, speed."""
         if len(points) == 0:
             return cls.empty()
         return cls(**{ch: _column(points, key) for key, ch in POINT_KEYS.items()})
 
     @classmethod
-    def from_arrays(cls, t: Sequence[float] | np.ndarray, **channels: Sequence[float] | np.ndarray | None) -> "Track":
+    def from_arrays(cls, t: Sequence[float] | np.ndarray, **channels: Sequence[float] | np.ndarray | None) -> Track:
         """Build from arrays; channels not given (or None) are all-NaN."""
         t_arr = np.asarray(t, dtype=np.float64).reshape(-1)
         cols = {ch: np.full(len(t_arr), np.nan) for ch in CHANNELS[1:]}
@@ -61,7 +68,7 @@ class Track:
         return cls(t=t_arr, **cols)
 
     @classmethod
-    def empty(cls) -> "Track":
+    def empty(cls) -> Track:
         """A track with no samples."""
         return cls(**{ch: np.empty(0, dtype=np.float64) for ch in CHANNELS})
 
@@ -76,11 +83,11 @@ class Track:
         """True when the channel has at least one finite value."""
         return bool(np.any(np.isfinite(getattr(self, channel))))
 
-    def take(self, index: np.ndarray) -> "Track":
+    def take(self, index: np.ndarray) -> Track:
         """A new track with the samples selected by an index or boolean mask."""
         return Track(**{ch: getattr(self, ch)[index] for ch in CHANNELS})
 
-    def replace(self, **channels: np.ndarray) -> "Track":
+    def replace(self, **channels: np.ndarray) -> Track:
         """A copy with some channels replaced."""
         return dataclasses.replace(self, **channels)
 
@@ -88,6 +95,6 @@ class Track:
         """Point dicts (inverse of from_points); NaN -> None."""
         cols = {key: getattr(self, ch).tolist() for key, ch in POINT_KEYS.items()}
         return [
-            {key: (None if v != v else v) for key, v in zip(cols, row)}
-            for row in zip(*cols.values())
+            {key: (None if v != v else v) for key, v in zip(cols, row, strict=False)}
+            for row in zip(*cols.values(), strict=False)
         ]
