@@ -1,4 +1,5 @@
 """Synthetic tracks of known geometry for the domain tests (own spherical maths, not domain.geo)."""
+
 from __future__ import annotations
 
 import math
@@ -24,7 +25,7 @@ def north_line(speeds: list[tuple[float, float]], hz: float = 1.0, **channels: o
     dt = 1.0 / hz
     t, d, now, dist = [0.0], [0.0], 0.0, 0.0
     for duration, speed in speeds:
-        for _ in range(int(round(duration * hz))):
+        for _ in range(round(duration * hz)):
             now += dt
             dist += speed * dt
             t.append(now)
@@ -37,7 +38,7 @@ def north_line(speeds: list[tuple[float, float]], hz: float = 1.0, **channels: o
 def circle_laps(laps: int, lap_m: float = 400.0, speed: float = 4.0, hz: float = 1.0) -> Track:
     """Running round a circular track of circumference lap_m at constant speed, sampled at hz."""
     r = lap_m / (2 * math.pi)
-    n = int(round(laps * lap_m / speed * hz)) + 1
+    n = round(laps * lap_m / speed * hz) + 1
     t = np.arange(n) / hz
     theta = speed * t / r
     north, east = r * np.sin(theta), r * (1 - np.cos(theta))

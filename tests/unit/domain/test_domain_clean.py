@@ -4,6 +4,7 @@ import pytest
 from domain.clean import clean_track, drop_gps_glitches, sanitise_values, sort_and_merge
 from domain.geo import cumulative_distance
 from domain.track import Track
+
 from .domain_synth import LAT0, metres_to_lat, north_line
 
 
@@ -29,8 +30,13 @@ def test_samples_without_time_are_dropped():
 
 
 def test_out_of_range_values_become_missing_but_sample_is_kept():
-    tr = Track.from_arrays(t=[0.0, 1.0, 2.0], lat=[95.0, 45.0, 0.0], lng=[7.0, 190.0, 0.0],
-                           hr=[-5.0, 300.0, 120.0], power=[-1.0, 250.0, 5000.0])
+    tr = Track.from_arrays(
+        t=[0.0, 1.0, 2.0],
+        lat=[95.0, 45.0, 0.0],
+        lng=[7.0, 190.0, 0.0],
+        hr=[-5.0, 300.0, 120.0],
+        power=[-1.0, 250.0, 5000.0],
+    )
     out = sanitise_values(tr)
     assert len(out) == 3
     assert np.isnan(out.lat).all()  # lat > 90, lng > 180 and the (0, 0) null island are all unusable

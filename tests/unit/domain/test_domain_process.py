@@ -8,6 +8,7 @@ from domain.process import SPORTS, ProcessedActivity, process_activity
 from domain.profile import AthleteProfile
 from domain.strength import StrengthSet
 from domain.track import Track
+
 from .domain_synth import circle_laps, north_line
 
 
@@ -41,7 +42,9 @@ def test_a_stop_without_movement_is_elapsed_but_not_moving_time():
 def test_a_gap_without_samples_is_a_pause():
     tr = north_line([(600, 3.0)])
     later = Track.from_arrays(t=tr.t + 900.0, lat=tr.lat + (tr.lat[-1] - tr.lat[0]), lng=tr.lng)
-    both = Track.from_arrays(t=np.r_[tr.t, later.t[1:]], lat=np.r_[tr.lat, later.lat[1:]], lng=np.r_[tr.lng, later.lng[1:]])
+    both = Track.from_arrays(
+        t=np.r_[tr.t, later.t[1:]], lat=np.r_[tr.lat, later.lat[1:]], lng=np.r_[tr.lng, later.lng[1:]]
+    )
     p = process_activity("running", both)
     assert p.elapsed_s == 1500
     assert p.moving_s == pytest.approx(1200, abs=1)  # the 300 s gap is not moving time
@@ -55,7 +58,9 @@ def test_sparse_recording_every_15s_is_still_moving():
 
 
 def test_hr_average_max_and_zone_seconds():
-    hr = lambda t, d: np.where(t <= 600, 120.0, 170.0)
+    def hr(t, d):
+        return np.where(t <= 600, 120.0, 170.0)
+
     tr = north_line([(1200, 3.0)], hr=hr)
     prof = AthleteProfile(max_hr=200, resting_hr=50)  # zone lows 0/140/155/170/185
     p = process_activity("running", tr, profile=prof)
@@ -72,8 +77,12 @@ def test_a_single_hr_spike_is_smoothed_away_from_the_max():
 
 
 def test_cadence_average_ignores_zeros_and_power_average_includes_them():
-    cad = lambda t, d: np.where(t < 300, 0.0, 90.0)
-    pw = lambda t, d: np.where(t < 300, 0.0, 200.0)
+    def cad(t, d):
+        return np.where(t < 300, 0.0, 90.0)
+
+    def pw(t, d):
+        return np.where(t < 300, 0.0, 200.0)
+
     p = process_activity("cycling", north_line([(600, 8.0)], cadence=cad, power=pw))
     assert p.cadence_avg == pytest.approx(90)
     assert p.power_avg == pytest.approx(100, abs=0.5)
@@ -89,7 +98,9 @@ def test_calories_from_hr_when_absent_and_kept_when_given():
     tr = north_line([(3600, 3.0)], hr=lambda t, d: np.full(len(t), 150.0))
     prof = AthleteProfile(weight_kg=70, birth_year=1989, sex="male")
     per_min = (-55.0969 + 0.6309 * 150 + 0.1988 * 70 + 0.2017 * 35) / 4.184
-    assert process_activity("running", tr, profile=prof, start_year=2024).calories == pytest.approx(per_min * 60, rel=1e-3)
+    assert process_activity("running", tr, profile=prof, start_year=2024).calories == pytest.approx(
+        per_min * 60, rel=1e-3
+    )
     assert process_activity("running", tr, calories=321.0).calories == 321.0
 
 
@@ -99,8 +110,9 @@ def test_calories_from_met_without_hr():
 
 
 def test_manual_entry_uses_given_values():
-    p = process_activity("running", Track.empty(), duration_s=1800, distance_m=5000,
-                         profile=AthleteProfile(weight_kg=60))
+    p = process_activity(
+        "running", Track.empty(), duration_s=1800, distance_m=5000, profile=AthleteProfile(weight_kg=60)
+    )
     assert (p.distance_m, p.elapsed_s, p.moving_s) == (5000, 1800, 1800)
     assert p.avg_speed_mps == pytest.approx(5000 / 1800)
     assert p.avg_pace_s_per_km == pytest.approx(360)

@@ -1,4 +1,5 @@
 """Property tests: any mix of recoverable noise is processed without error and with consistent figures."""
+
 import json
 
 import numpy as np
@@ -9,12 +10,18 @@ from domain.process import SPORTS, process_activity
 from domain.track import Track
 
 maybe = lambda s: st.one_of(st.none(), s)  # noqa: E731
-point = st.fixed_dictionaries({
-    "time": st.one_of(st.floats(0, 5000), st.just(float("nan"))),
-    "lat": maybe(st.floats(44.99, 45.01)), "lng": maybe(st.floats(6.99, 7.01)),
-    "altitude": maybe(st.floats(-50, 3000)), "heart_rate": maybe(st.floats(-10, 260)),
-    "cadence": maybe(st.floats(-5, 200)), "power": maybe(st.floats(-5, 1500)), "speed": maybe(st.floats(-1, 30)),
-})
+point = st.fixed_dictionaries(
+    {
+        "time": st.one_of(st.floats(0, 5000), st.just(float("nan"))),
+        "lat": maybe(st.floats(44.99, 45.01)),
+        "lng": maybe(st.floats(6.99, 7.01)),
+        "altitude": maybe(st.floats(-50, 3000)),
+        "heart_rate": maybe(st.floats(-10, 260)),
+        "cadence": maybe(st.floats(-5, 200)),
+        "power": maybe(st.floats(-5, 1500)),
+        "speed": maybe(st.floats(-1, 30)),
+    }
+)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

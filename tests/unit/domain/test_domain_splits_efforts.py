@@ -5,6 +5,7 @@ from domain.best_efforts import best_distance_effort, best_efforts, best_power
 from domain.process import process_activity
 from domain.splits import DeviceLap
 from domain.sports import RUN_EFFORTS
+
 from .domain_synth import north_line
 
 

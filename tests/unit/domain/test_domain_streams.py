@@ -2,6 +2,7 @@ import numpy as np
 
 from domain.process import process_activity
 from domain.streams import build_streams, downsample
+
 from .domain_synth import north_line
 
 

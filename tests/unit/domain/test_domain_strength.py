@@ -10,8 +10,12 @@ def test_epley_estimate_and_single_rep_is_the_weight():
 
 
 def test_summary_totals_volume_sets_and_best_1rm_per_exercise():
-    sets = [StrengthSet("squat", 5, 100.0), StrengthSet("squat", 3, 110.0), StrengthSet("bench", 8, 60.0),
-            StrengthSet("pull-up", 10, 0.0)]
+    sets = [
+        StrengthSet("squat", 5, 100.0),
+        StrengthSet("squat", 3, 110.0),
+        StrengthSet("bench", 8, 60.0),
+        StrengthSet("pull-up", 10, 0.0),
+    ]
     s = strength_summary(sets)
     assert s["sets"] == 4
     assert s["total_volume_kg"] == pytest.approx(500 + 330 + 480)

@@ -1,6 +1,6 @@
 """The real ride recorded as FIT and exported as GPX: both give the same figures, and match the device's totals."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
@@ -30,7 +30,7 @@ def gpx_p(gpx):
 
 
 def test_both_files_decode_to_the_same_ride(fit, gpx):
-    start = datetime(2019, 9, 20, 14, 10, 3, tzinfo=timezone.utc)
+    start = datetime(2019, 9, 20, 14, 10, 3, tzinfo=UTC)
     assert fit.sport == gpx.sport == "cycling"
     assert fit.start_time == gpx.start_time == start
     assert len(fit.track) == len(gpx.track) == 8357

@@ -1,6 +1,6 @@
 """The other real files: indoor FIT with a gap, multisport FIT, TCX run with a pause, TCX ski, untimed GPX."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import gpxpy
 import pytest
@@ -45,7 +45,7 @@ def test_tcx_run_excludes_its_399s_pause_and_matches_lap_totals(load):
     parsed, p = load("3173437224.tcx")
     s = parsed.session_totals
     assert parsed.sport == "running"
-    assert parsed.start_time == datetime(2019, 1, 29, 10, 25, 13, tzinfo=timezone.utc)
+    assert parsed.start_time == datetime(2019, 1, 29, 10, 25, 13, tzinfo=UTC)
     assert len(parsed.track) == 3507 and len(p.laps) == 2
     assert p.elapsed_s - p.moving_s >= 399
     assert p.distance_m == pytest.approx(s["total_distance"], rel=0.02)

@@ -1,4 +1,5 @@
 """Live metrics and batch sequencing: pure, incremental, bounded."""
+
 from __future__ import annotations
 
 import math
