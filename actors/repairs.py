@@ -2,6 +2,7 @@
 and returns how many items it repaired."""
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
@@ -9,6 +10,8 @@ from actors.gateway import WorkoutShardsGateway
 from config.settings import Settings
 from domain.errors import NotFound
 from services.ports import UnitOfWorkFactory, WorkoutShards
+
+log = logging.getLogger("stride.janitor")
 
 Job = Callable[[], Awaitable[int]]
 PRUNE_ROUNDS = 20  # at most this many prune batches per janitor round (the rest waits for the next round)
@@ -61,6 +64,9 @@ async def finish_idle_sessions(uow: UnitOfWorkFactory, workouts: WorkoutShards, 
             await workouts.finish(row["activity_id"], row["user_id"])
         except NotFound:
             continue  # finished or discarded meanwhile
+        except Exception as exc:  # noqa: BLE001 - one session that cannot finish now must not hold up the others
+            log.warning("idle live workout %s not finished yet: %s", row["activity_id"], exc)
+            continue
         done += 1
     return done
 
