@@ -181,13 +181,10 @@ def _expiry(token: str) -> float | None:
     return float(exp) if exp is not None else None
 
 
-async def _authenticate_owner(res: Resources, socket: Socket, token: str | None) -> Principal:
+async def _owner(res: Resources, token: str | None) -> tuple[Principal, float | None]:
+    """The principal behind an owner's token and when the token expires (device tokens: never)."""
     principal = await res.auth.authenticate(token, allow_device=True, charge=False)
-    socket.token = token
-    socket.session_id = principal.session_id
-    socket.device_id = principal.device_id
-    socket.expires_at = _expiry(token) if token and principal.device_id is None else None
-    return principal
+    return principal, (_expiry(token) if token and principal.device_id is None else None)
 
 
 async def _open(ws: WebSocket, res: Resources, activity_id: uuid.UUID, hub: LiveHub) -> Socket:
@@ -203,7 +200,6 @@ async def _open(ws: WebSocket, res: Resources, activity_id: uuid.UUID, hub: Live
         follower = await live.follow(activity_id, share)
         return Socket(activity_id, follower.owner_id, client, hub.outbox(), follower=True,
                       share_id=follower.share_id, token=share)
-    socket = Socket(activity_id, uuid.uuid4(), client, hub.outbox())
     token = _offered(ws, "bearer.")
     if token is None:
         message = await asyncio.wait_for(ws.receive_text(), res.settings.live_ws_auth_timeout_s)
@@ -214,9 +210,9 @@ async def _open(ws: WebSocket, res: Resources, activity_id: uuid.UUID, hub: Live
         if not isinstance(first, dict) or first.get("type") != "auth" or not isinstance(first.get("token"), str):
             raise Unauthenticated("send {\"type\": \"auth\", \"token\": ...} first")
         token = first["token"]
-    principal = await _authenticate_owner(res, socket, token)
-    socket.owner_id = principal.user_id
-    return socket
+    principal, expires_at = await _owner(res, token)
+    return Socket(activity_id, principal.user_id, client, hub.outbox(), token=token, session_id=principal.session_id,
+                  device_id=principal.device_id, expires_at=expires_at)
 
 
 @socket_router.websocket("/activities/{activity_id}/live")
@@ -334,10 +330,13 @@ async def _reply(res: Resources, socket: Socket, text: str) -> str:
         kind = message.pop("type", None)
         seq = message.get("seq") if kind == "samples" else None
         if kind == "auth":  # a fresh token for the same user, before the old one expires
-            principal = await _authenticate_owner(res, socket, message.get("token"))
+            token = message.get("token")
+            principal, expires_at = await _owner(res, token)
             if principal.user_id != socket.owner_id:
                 raise Unauthenticated("a token of another user")
-            return json.dumps({"type": "auth", "expires_at": socket.expires_at})
+            socket.token, socket.session_id, socket.device_id = token, principal.session_id, principal.device_id
+            socket.expires_at = expires_at
+            return json.dumps({"type": "auth", "expires_at": expires_at})
         await res.auth.charge(socket.owner_id)  # RateLimited (429) as for HTTP: the same bucket
         if kind == "samples":
             batch = batch_from_object(message)

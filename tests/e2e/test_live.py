@@ -426,9 +426,14 @@ def test_socket_credentials_never_travel_in_the_url(api: httpx.Client, athlete, 
         assert json.loads(ws.recv(timeout=10))["type"] == "metrics"
         ws.send(json.dumps({"type": "ping"}))
         assert json.loads(ws.recv(timeout=10)) == {"type": "pong"}
+        ws.send(json.dumps({"type": "auth", "token": token}))  # a fresh token keeps the socket past the old one's exp
+        assert next_of(ws, "auth")["expires_at"] == jwt.decode(token, options={"verify_signature": False})["exp"]
+        _, stranger = register_and_login(api)
+        ws.send(json.dumps({"type": "auth", "token": token_of(stranger)}))  # someone else's token: the socket ends
+        seen, code = messages_until_closed(ws)
+        assert code == 4401 and seen[-1]["status"] == 401
     with ws_connect(ws_url(serve_app, activity_id)) as ws:  # nothing said: closed after live_ws_auth_timeout_s
         assert messages_until_closed(ws, timeout=30)[1] == 4408
-    _, stranger = register_and_login(api)
     with owner_socket(serve_app, activity_id, token_of(stranger)) as ws:  # someone else's workout
         assert messages_until_closed(ws)[1] == 4404
 
