@@ -5,6 +5,7 @@ applied with the pause state its points' times fall in (`services.live.paused_at
 from storage (batches + stored events, after a shard restart) therefore run the same computation and give the
 same metrics.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -47,12 +48,18 @@ class WorkoutSession:
         self.metrics.paused = self.paused
 
     @classmethod
-    def rebuild(cls, activity_id: uuid.UUID, user_id: uuid.UUID, sport: str, start_time: dt.datetime,
-                pauses: Sequence[Mapping[str, Any]], batches: Mapping[int, Track],
-                buckets: Sequence[int] = ()) -> WorkoutSession:
+    def rebuild(
+        cls,
+        activity_id: uuid.UUID,
+        user_id: uuid.UUID,
+        sport: str,
+        start_time: dt.datetime,
+        pauses: Sequence[Mapping[str, Any]],
+        batches: Mapping[int, Track],
+        buckets: Sequence[int] = (),
+    ) -> WorkoutSession:
         """The session as it was before a restart: the stored pause events, then every stored batch in order."""
-        session = cls(activity_id, user_id, sport, start_time, pauses=[dict(p) for p in pauses],
-                      buckets=set(buckets))
+        session = cls(activity_id, user_id, sport, start_time, pauses=[dict(p) for p in pauses], buckets=set(buckets))
         for seq in sorted(batches):
             session.accept(seq, batches[seq])
         return session
@@ -96,10 +103,18 @@ class WorkoutSession:
 
     def ack(self) -> dict[str, Any]:
         """The acknowledgement body."""
-        return {"acked_seq": self.sequencer.acked, "missing": self.sequencer.missing(),
-                "highest_seq": self.sequencer.highest}
+        return {
+            "acked_seq": self.sequencer.acked,
+            "missing": self.sequencer.missing(),
+            "highest_seq": self.sequencer.highest,
+        }
 
     def view(self) -> dict[str, Any]:
         """The live metrics body."""
-        return {"activity_id": str(self.activity_id), "status": "live", "sport": self.sport, **self.metrics.view(),
-                "acked_seq": self.sequencer.acked}
+        return {
+            "activity_id": str(self.activity_id),
+            "status": "live",
+            "sport": self.sport,
+            **self.metrics.view(),
+            "acked_seq": self.sequencer.acked,
+        }

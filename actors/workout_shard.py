@@ -10,6 +10,7 @@ rebuilds a session from Postgres and Cassandra on the next request, so an acknow
 the Ray actor that builds the real adapters from settings and delegates. Methods return plain bodies and raise
 domain errors (NotFound, Conflict, Invalid, TooLarge, Unavailable), re-raised on the caller's side by the gateway.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -43,9 +44,17 @@ ENDED_USER_TTL_S = 3600.0  # how long a shard refuses calls for an erased user (
 class WorkoutHost:
     """The live sessions of one shard and every command on them, each under its session's lock."""
 
-    def __init__(self, uow: UnitOfWorkFactory, samples: SampleStore, feed: LiveFeed, purges: Purges,
-                 limits: LiveLimits = LiveLimits(), offload: Offload = default_offload, *,
-                 idle_finish_s: float = 7200.0) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        samples: SampleStore,
+        feed: LiveFeed,
+        purges: Purges,
+        limits: LiveLimits = LiveLimits(),
+        offload: Offload = default_offload,
+        *,
+        idle_finish_s: float = 7200.0,
+    ) -> None:
         self.uow = uow
         self.samples = samples
         self.feed = feed
@@ -101,8 +110,15 @@ class WorkoutHost:
         if row is None or self._user_ended(row["user_id"]):
             return None
         batches = await self.samples.read_batches(activity_id)
-        session = WorkoutSession.rebuild(activity_id, row["user_id"], row["type"], row["start_time"],
-                                         row["pauses"], batches, row.get("sample_buckets") or ())
+        session = WorkoutSession.rebuild(
+            activity_id,
+            row["user_id"],
+            row["type"],
+            row["start_time"],
+            row["pauses"],
+            batches,
+            row.get("sample_buckets") or (),
+        )
         missing = {live_bucket(seq) for seq in batches} - session.buckets
         if missing:  # a workout from before buckets were recorded as they fill
             await self._record_buckets(session, missing)
@@ -112,8 +128,9 @@ class WorkoutHost:
         log.info("rebuilt session %s with %d batches (acked %d)", activity_id, len(batches), session.sequencer.acked)
         return session
 
-    async def _locked(self, activity_id: uuid.UUID, user_id: uuid.UUID,
-                      action: Callable[[WorkoutSession], Awaitable[T]]) -> T:
+    async def _locked(
+        self, activity_id: uuid.UUID, user_id: uuid.UUID, action: Callable[[WorkoutSession], Awaitable[T]]
+    ) -> T:
         """Run `action` on the caller's open session under its lock (NotFound if it ended while this call waited)."""
         session = await self._session(activity_id, user_id)
         async with session.lock:
@@ -123,8 +140,9 @@ class WorkoutHost:
 
     # ------------------------------------------------------------------ commands
 
-    async def ingest(self, activity_id: uuid.UUID, user_id: uuid.UUID, seq: int, track: Track,
-                     absolute: bool = False) -> dict[str, Any]:
+    async def ingest(
+        self, activity_id: uuid.UUID, user_id: uuid.UUID, seq: int, track: Track, absolute: bool = False
+    ) -> dict[str, Any]:
         """Store batch `seq` durably, then acknowledge it; a duplicate is acknowledged without storing it again."""
 
         async def store(session: WorkoutSession) -> dict[str, Any]:
@@ -132,11 +150,12 @@ class WorkoutHost:
             if session.sequencer.seen(seq):
                 return {**session.ack(), "duplicate": True}
             if seq > session.sequencer.acked + self.limits.max_ahead:
-                raise Conflict(f"batch {seq} is too far ahead; resend the missing batches first",
-                               details=session.ack())
+                raise Conflict(f"batch {seq} is too far ahead; resend the missing batches first", details=session.ack())
             if session.points + len(batch) > self.limits.max_points:
-                raise TooLarge(f"a live workout holds at most {self.limits.max_points} points; finish it",
-                               details={"field": "points", "max": self.limits.max_points, "stored": session.points})
+                raise TooLarge(
+                    f"a live workout holds at most {self.limits.max_points} points; finish it",
+                    details={"field": "points", "max": self.limits.max_points, "stored": session.points},
+                )
             bucket = live_bucket(seq)
             if bucket not in session.buckets:  # recorded before anything is written there: erasure can purge it
                 await self._record_buckets(session, {bucket})
@@ -234,8 +253,9 @@ class WorkoutHost:
         batches = await self.samples.read_batches(session.activity_id)
         async with self.uow() as uow:
             profile = await uow.activities.athlete_profile(session.user_id)
-        changes = await self.offload(finished_summary, session.sport, session.start_time, batches, session.pauses,
-                                     profile)
+        changes = await self.offload(
+            finished_summary, session.sport, session.start_time, batches, session.pauses, profile
+        )
         changes["sample_buckets"] = sorted({live_bucket(s) for s in batches})
         async with self.uow() as uow:
             await uow.activities.update(session.activity_id, changes)
@@ -302,9 +322,14 @@ class WorkoutShard:
         uow = cast(UnitOfWorkFactory, lambda: PostgresUnitOfWork(pg))
         self.samples = ShardSamples(cas, settings.sample_bucket_seconds, settings.live_sample_writer)
         samples = cast(SampleStore, self.samples)
-        self.host = WorkoutHost(uow, samples,
-                                RedisLiveFeed(build_redis(settings)), PurgeQueue(pg, cas), limits,
-                                idle_finish_s=settings.live_idle_finish_s)
+        self.host = WorkoutHost(
+            uow,
+            samples,
+            RedisLiveFeed(build_redis(settings)),
+            PurgeQueue(pg, cas),
+            limits,
+            idle_finish_s=settings.live_idle_finish_s,
+        )
         # housekeeping starts with the actor (also after a restart by Ray), not with the first call
         self._loop_task = asyncio.get_running_loop().create_task(self._housekeeping())
 
@@ -316,8 +341,9 @@ class WorkoutShard:
         """What this shard holds (for tests and benchmarks)."""
         return {"index": self.index, **self.host.stats(), "writer": self.samples.writer.stats()}
 
-    async def ingest(self, activity_id: uuid.UUID, user_id: uuid.UUID, seq: int, track: Track,
-                     absolute: bool = False) -> dict[str, Any]:
+    async def ingest(
+        self, activity_id: uuid.UUID, user_id: uuid.UUID, seq: int, track: Track, absolute: bool = False
+    ) -> dict[str, Any]:
         return await self.host.ingest(activity_id, user_id, seq, track, absolute)
 
     async def set_paused(self, activity_id: uuid.UUID, user_id: uuid.UUID, paused: bool) -> dict[str, Any]:

@@ -15,6 +15,7 @@ The hub also enforces:
   `live_ws_recheck_s` (one check per distinct token).
 A slow socket loses old metrics updates (its queue is bounded), never acks or its close.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -122,8 +123,9 @@ Recheck = Callable[[Socket], Awaitable[bool]]
 class LiveHub:
     """Sockets of this replica by workout, share link, owner and client address; see the module docstring."""
 
-    def __init__(self, settings: Settings, subscriber: RedisSubscriber, recheck: Recheck | None = None, *,
-                 sweep_s: float = 1.0) -> None:
+    def __init__(
+        self, settings: Settings, subscriber: RedisSubscriber, recheck: Recheck | None = None, *, sweep_s: float = 1.0
+    ) -> None:
         self.settings = settings
         self.subscriber = subscriber
         self.recheck = recheck
@@ -185,8 +187,13 @@ class LiveHub:
 
     def stats(self) -> dict[str, Any]:
         """Counts for tests and operators."""
-        return {"sockets": len(self.sockets()), "workouts": len(self.by_activity), "channels":
-                len(self.subscriber.channels), "reconnects": self.subscriber.reconnects, "delivered": self.delivered}
+        return {
+            "sockets": len(self.sockets()),
+            "workouts": len(self.by_activity),
+            "channels": len(self.subscriber.channels),
+            "reconnects": self.subscriber.reconnects,
+            "delivered": self.delivered,
+        }
 
     # ------------------------------------------------------------------ background work
 
@@ -249,8 +256,10 @@ class LiveHub:
             return 0
         for socket in self.by_owner.get(user_id, set()).copy():
             if reason == "account_deleted":
-                socket.outbox.close(CLOSE_NOT_FOUND if socket.follower else CLOSE_UNAUTHORIZED,
-                                    "workout gone" if socket.follower else "account deleted")
+                socket.outbox.close(
+                    CLOSE_NOT_FOUND if socket.follower else CLOSE_UNAUTHORIZED,
+                    "workout gone" if socket.follower else "account deleted",
+                )
             elif socket.follower:
                 continue  # a logout ends the athlete's own sockets, not the followers' view
             elif session_id is None or socket.session_id == session_id:
@@ -285,8 +294,10 @@ class LiveHub:
         for members in groups.values():
             if not await self.recheck(members[0]):
                 for socket in members:
-                    socket.outbox.close(CLOSE_NOT_FOUND if socket.follower else CLOSE_UNAUTHORIZED,
-                                        "share link no longer valid" if socket.follower else "credentials revoked")
+                    socket.outbox.close(
+                        CLOSE_NOT_FOUND if socket.follower else CLOSE_UNAUTHORIZED,
+                        "share link no longer valid" if socket.follower else "credentials revoked",
+                    )
 
     async def close(self) -> None:
         """Stop the background tasks and the pub/sub connection."""

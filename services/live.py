@@ -7,6 +7,7 @@ each batch in Cassandra before acknowledging it, keeps the running metrics, and 
 processing code path over every stored sample, off its event loop. This service holds what needs no shard:
 creating the row, share links, reading the latest metrics from the live feed.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -67,6 +68,7 @@ def live_activity_id(user_id: uuid.UUID, client_id: str | None) -> uuid.UUID:
 
 # ---------------------------------------------------------------------------------------------- batch rules
 
+
 def check_batch_times(track: Track, limits: LiveLimits, field: str = "points") -> None:
     """Every point lies within [0, max_span_s] seconds of the workout's start (finite), else Invalid."""
     if len(track) == 0:
@@ -74,8 +76,11 @@ def check_batch_times(track: Track, limits: LiveLimits, field: str = "points") -
     bad = np.flatnonzero(~np.isfinite(track.t) | (track.t < 0) | (track.t > limits.max_span_s))
     if bad.size:
         k = int(bad[0])
-        message = "a point is before the workout start" if track.t[k] < 0 else \
-            f"a point is more than {limits.max_span_s / 86400:g} days after the workout start"
+        message = (
+            "a point is before the workout start"
+            if track.t[k] < 0
+            else f"a point is more than {limits.max_span_s / 86400:g} days after the workout start"
+        )
         raise Invalid.field(f"{field}.{k}.time", message)
 
 
@@ -90,6 +95,7 @@ def normalise_batch(track: Track, start_time: dt.datetime, absolute: bool, limit
 
 
 # ---------------------------------------------------------------------------------------------- pauses
+
 
 def paused_at(t: np.ndarray, pauses: Sequence[Mapping[str, Any]]) -> np.ndarray:
     """For each time in `t`: was the workout manually paused then? A pause or resume recorded at offset `e`
@@ -128,17 +134,24 @@ def join_batches(batches: Mapping[int, Track], pauses: Sequence[Mapping[str, Any
     return track.take(np.flatnonzero(keep))
 
 
-def finished_summary(sport: str, start_time: dt.datetime, batches: Mapping[int, Track],
-                     pauses: Sequence[Mapping[str, Any]], profile: AthleteProfile) -> dict[str, Any]:
+def finished_summary(
+    sport: str,
+    start_time: dt.datetime,
+    batches: Mapping[int, Track],
+    pauses: Sequence[Mapping[str, Any]],
+    profile: AthleteProfile,
+) -> dict[str, Any]:
     """The columns a finished live workout gets: the upload's processing (one code path) over every stored sample.
     CPU work: run it through `offload`."""
     track = join_batches(batches, pauses)
-    processed = process_activity(sport, track, profile=profile, start_year=start_time.year,
-                                 duration_s=None if len(track) else 0.0)
+    processed = process_activity(
+        sport, track, profile=profile, start_year=start_time.year, duration_s=None if len(track) else 0.0
+    )
     return {**metric_changes(processed), "status": "saved", "name": default_name(sport, start_time)}
 
 
 # ---------------------------------------------------------------------------------------------- use cases
+
 
 class Coalesce:
     """Concurrent identical lookups share one call: a burst of followers opening one share link costs one query,
@@ -160,8 +173,14 @@ class Coalesce:
 class LiveService:
     """Start, feed, follow, share and finish live workouts."""
 
-    def __init__(self, uow: UnitOfWorkFactory, workouts: WorkoutShards, feed: LiveFeed,
-                 limits: LiveLimits = LiveLimits(), offload: Offload = default_offload) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        workouts: WorkoutShards,
+        feed: LiveFeed,
+        limits: LiveLimits = LiveLimits(),
+        offload: Offload = default_offload,
+    ) -> None:
         self.uow = uow
         self.workouts = workouts
         self.feed = feed
@@ -169,8 +188,9 @@ class LiveService:
         self.offload = offload
         self._coalesce = Coalesce()
 
-    async def start(self, user_id: uuid.UUID, sport: str, start_time: dt.datetime | None = None,
-                    client_id: str | None = None) -> tuple[uuid.UUID, bool]:
+    async def start(
+        self, user_id: uuid.UUID, sport: str, start_time: dt.datetime | None = None, client_id: str | None = None
+    ) -> tuple[uuid.UUID, bool]:
         """Create the live workout; returns (activity_id, created). A retry with the same client id returns the
         same id with created=False; a client id already used by an upload is a Conflict."""
         start = start_time or dt.datetime.now(dt.UTC)
@@ -183,12 +203,15 @@ class LiveService:
         if twin is None:
             raise Conflict("live workout already exists")
         if twin["request_hash"] != LIVE_REQUEST_HASH:
-            raise Conflict("this client_id was already used for an uploaded activity",
-                           details={"activity_id": str(twin["activity_id"])})
+            raise Conflict(
+                "this client_id was already used for an uploaded activity",
+                details={"activity_id": str(twin["activity_id"])},
+            )
         return twin["activity_id"], False
 
-    async def samples(self, user_id: uuid.UUID, activity_id: uuid.UUID, seq: int, track: Track,
-                      absolute: bool) -> dict[str, Any]:
+    async def samples(
+        self, user_id: uuid.UUID, activity_id: uuid.UUID, seq: int, track: Track, absolute: bool
+    ) -> dict[str, Any]:
         """Hand batch `seq` to the workout's shard; the answer comes once Cassandra has it:
         {acked_seq, missing, highest_seq, duplicate, metrics}. Offsets are checked here, before any shard work;
         absolute times once the shard knows the start."""
@@ -251,8 +274,9 @@ class LiveService:
     async def revoke_share(self, user_id: uuid.UUID, activity_id: uuid.UUID, share_id: uuid.UUID) -> None:
         """Revoke one share link of the user's workout; sockets opened with it close within seconds."""
         async with self.uow() as uow:
-            if await uow.activities.status(activity_id, user_id) is None \
-                    or not await uow.live.revoke_share(activity_id, share_id):
+            if await uow.activities.status(activity_id, user_id) is None or not await uow.live.revoke_share(
+                activity_id, share_id
+            ):
                 raise NotFound("share link")
             await uow.commit()
         await self.feed.announce_share_revoked(share_id, activity_id)

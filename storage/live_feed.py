@@ -6,6 +6,7 @@
 - `RedisSubscriber`: ONE pub/sub connection per replica, owned by the replica's socket hub
   (serve_app/live_hub.py), which fans messages out to its local sockets. Sockets never hold a Redis connection.
 """
+
 from __future__ import annotations
 
 import asyncio

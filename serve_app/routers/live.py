@@ -24,6 +24,7 @@ missing, invalid, expired or revoked (reconnect with a fresh token), 4404 workou
 message in time, 4429 a cap on sockets (per workout, share link, client address) is reached, 1013 a dependency is
 down (retry), 1009 message too big.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -78,20 +79,36 @@ Live = Annotated[LiveService, Depends(_live)]
 
 # ---------------------------------------------------------------------------------------------- HTTP
 
-@router.post("/activities/start", status_code=status.HTTP_201_CREATED, response_model=LiveStarted,
-             responses={200: {"model": LiveStarted, "description": "a retry with the same client_id"},
-                        409: {"description": "client_id already used for an uploaded activity"}})
+
+@router.post(
+    "/activities/start",
+    status_code=status.HTTP_201_CREATED,
+    response_model=LiveStarted,
+    responses={
+        200: {"model": LiveStarted, "description": "a retry with the same client_id"},
+        409: {"description": "client_id already used for an uploaded activity"},
+    },
+)
 async def start_live(body: LiveStart, who: Uploader, live: Live) -> JSONResponse:
     """Start a live workout (idempotent on client_id): 201 the first time, 200 with the same id after."""
     activity_id, created = await live.start(who.user_id, body.type, body.start_time, body.client_id)
     return JSONResponse({"activity_id": str(activity_id), "status": "live"}, status_code=201 if created else 200)
 
 
-@router.post("/activities/{activity_id}/samples", response_model=SampleAck,
-             responses={409: {"description": "batch too far ahead of the acknowledged ones"},
-                        413: {"description": "body over the cap, or the workout's point cap reached"}},
-             openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
-                 "schema": {"$ref": "#/components/schemas/SampleBatch"}}}}})
+@router.post(
+    "/activities/{activity_id}/samples",
+    response_model=SampleAck,
+    responses={
+        409: {"description": "batch too far ahead of the acknowledged ones"},
+        413: {"description": "body over the cap, or the workout's point cap reached"},
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SampleBatch"}}},
+        }
+    },
+)
 async def post_samples(activity_id: uuid.UUID, who: Uploader, request: Request, live: Live) -> dict[str, Any]:
     """Add batch `seq` (1, 2, 3, ...) of 1-600 points as `points` or columnar `streams`; `time` is seconds from the
     start or an absolute timestamp. Answered only once the batch is in Cassandra: `acked_seq` covers every batch
@@ -117,9 +134,12 @@ async def resume(activity_id: uuid.UUID, who: Uploader, live: Live) -> dict[str,
 
 
 @router.get("/activities/{activity_id}/live")
-async def live_metrics(activity_id: uuid.UUID, live: Live, token: BearerToken,
-                       share: Annotated[str | None, Query(max_length=128, description="a share token")] = None,
-                       ) -> dict[str, Any]:
+async def live_metrics(
+    activity_id: uuid.UUID,
+    live: Live,
+    token: BearerToken,
+    share: Annotated[str | None, Query(max_length=128, description="a share token")] = None,
+) -> dict[str, Any]:
     """Current metrics of a live workout, for its owner (bearer token) or a follower (`?share=token`)."""
     if share:
         return await live.follower_metrics(activity_id, share)
@@ -131,8 +151,12 @@ async def live_metrics(activity_id: uuid.UUID, live: Live, token: BearerToken,
 async def create_share(activity_id: uuid.UUID, who: CurrentUser, live: Live) -> dict[str, Any]:
     """A read-only link to follow this live workout; it dies when revoked or when the workout ends."""
     share_id, token = await live.share(who.user_id, activity_id)
-    return {"share_id": share_id, "token": token, "url": f"/activities/{activity_id}/live?share={token}",
-            "websocket_url": f"/ws/activities/{activity_id}/live?share={token}"}
+    return {
+        "share_id": share_id,
+        "token": token,
+        "url": f"/activities/{activity_id}/live?share={token}",
+        "websocket_url": f"/ws/activities/{activity_id}/live?share={token}",
+    }
 
 
 @router.delete("/activities/{activity_id}/share/{share_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -150,13 +174,19 @@ async def finish(activity_id: uuid.UUID, who: Uploader, live: Live) -> dict[str,
 
 # ---------------------------------------------------------------------------------------------- WebSocket
 
+
 def _status(exc: StrideError) -> int:
     return status_of(exc)
 
 
 def _error(exc: StrideError, seq: Any = None) -> str:
-    body: dict[str, Any] = {"type": "error", "status": _status(exc), "code": exc.code, "message": exc.message,
-                            "details": exc.details}
+    body: dict[str, Any] = {
+        "type": "error",
+        "status": _status(exc),
+        "code": exc.code,
+        "message": exc.message,
+        "details": exc.details,
+    }
     if seq is not None:
         body["seq"] = seq
     retry = exc.headers.get("Retry-After")
@@ -168,7 +198,7 @@ def _error(exc: StrideError, seq: Any = None) -> str:
 def _offered(ws: WebSocket, prefix: str) -> str | None:
     for proto in ws.scope.get("subprotocols") or []:
         if proto.startswith(prefix):
-            return str(proto[len(prefix):])
+            return str(proto[len(prefix) :])
     return None
 
 
@@ -191,15 +221,18 @@ async def _open(ws: WebSocket, res: Resources, activity_id: uuid.UUID, hub: Live
     """Who is on this socket: a follower by share token, or the owner by a token from the subprotocol or the first
     message. Raises StrideError (-> close code) or TimeoutError."""
     if "access_token" in ws.query_params:
-        raise Malformed("never put an access token in the URL: use the Sec-WebSocket-Protocol `bearer.<token>`"
-                        " or a first {\"type\": \"auth\"} message")
+        raise Malformed(
+            "never put an access token in the URL: use the Sec-WebSocket-Protocol `bearer.<token>`"
+            ' or a first {"type": "auth"} message'
+        )
     live = res.live
     client = client_ip(ws, res.settings)  # type: ignore[arg-type]  # a WebSocket carries the same client/headers
     share = ws.query_params.get("share") or _offered(ws, "share.")
     if share:
         follower = await live.follow(activity_id, share)
-        return Socket(activity_id, follower.owner_id, client, hub.outbox(), follower=True,
-                      share_id=follower.share_id, token=share)
+        return Socket(
+            activity_id, follower.owner_id, client, hub.outbox(), follower=True, share_id=follower.share_id, token=share
+        )
     token = _offered(ws, "bearer.")
     if token is None:
         message = await asyncio.wait_for(ws.receive_text(), res.settings.live_ws_auth_timeout_s)
@@ -208,11 +241,19 @@ async def _open(ws: WebSocket, res: Resources, activity_id: uuid.UUID, hub: Live
         except ValueError:
             first = None
         if not isinstance(first, dict) or first.get("type") != "auth" or not isinstance(first.get("token"), str):
-            raise Unauthenticated("send {\"type\": \"auth\", \"token\": ...} first")
+            raise Unauthenticated('send {"type": "auth", "token": ...} first')
         token = first["token"]
     principal, expires_at = await _owner(res, token)
-    return Socket(activity_id, principal.user_id, client, hub.outbox(), token=token, session_id=principal.session_id,
-                  device_id=principal.device_id, expires_at=expires_at)
+    return Socket(
+        activity_id,
+        principal.user_id,
+        client,
+        hub.outbox(),
+        token=token,
+        session_id=principal.session_id,
+        device_id=principal.device_id,
+        expires_at=expires_at,
+    )
 
 
 @socket_router.websocket("/activities/{activity_id}/live")
@@ -293,8 +334,18 @@ async def _receive(ws: WebSocket, res: Resources, socket: Socket) -> None:
             if heard > FOLLOWER_MESSAGES_MAX:
                 socket.outbox.close(CLOSE_POLICY, "a share link is read-only")
                 return
-            socket.outbox.push(json.dumps({"type": "error", "status": 403, "code": "forbidden",
-                                           "message": "read-only share link", "details": None}), droppable=False)
+            socket.outbox.push(
+                json.dumps(
+                    {
+                        "type": "error",
+                        "status": 403,
+                        "code": "forbidden",
+                        "message": "read-only share link",
+                        "details": None,
+                    }
+                ),
+                droppable=False,
+            )
             continue
         await _handle(res, socket, text)
 

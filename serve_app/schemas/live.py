@@ -1,5 +1,6 @@
 """Live workout request and response schemas. Sample batches (HTTP body and WebSocket message) are msgspec structs
 in serve_app/schemas/samples.py (`SampleBatch`: `points` or columnar `streams`)."""
+
 from __future__ import annotations
 
 import uuid

@@ -1,4 +1,5 @@
 """Fakes for the live ports: the live repository (over the unit of work's tables) and the live feed."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -25,17 +26,29 @@ class FakeLive:
             return None
         return dict(row)
 
-    async def create(self, activity_id: uuid.UUID, user_id: uuid.UUID, sport: str, start_time: dt.datetime,
-                     client_id: str | None) -> bool:
+    async def create(
+        self, activity_id: uuid.UUID, user_id: uuid.UUID, sport: str, start_time: dt.datetime, client_id: str | None
+    ) -> bool:
         activities = self.t["activities"]
-        if activity_id in activities or (client_id and any(
-                r["user_id"] == user_id and r.get("client_id") == client_id for r in activities.values())):
+        if activity_id in activities or (
+            client_id and any(r["user_id"] == user_id and r.get("client_id") == client_id for r in activities.values())
+        ):
             return False
         now = _now()
         activities[activity_id] = {
-            "activity_id": activity_id, "user_id": user_id, "client_id": client_id, "status": "live", "type": sport,
-            "start_time": start_time, "request_hash": "live", "sample_buckets": [0], "version": 1,
-            "created_at": now, "updated_at": now, "name": None}
+            "activity_id": activity_id,
+            "user_id": user_id,
+            "client_id": client_id,
+            "status": "live",
+            "type": sport,
+            "start_time": start_time,
+            "request_hash": "live",
+            "sample_buckets": [0],
+            "version": 1,
+            "created_at": now,
+            "updated_at": now,
+            "name": None,
+        }
         self.t["live_sessions"][activity_id] = {"user_id": user_id, "pauses": [], "last_seen_at": now}
         return True
 
@@ -44,9 +57,15 @@ class FakeLive:
         if row is None:
             return None
         session = self.t["live_sessions"][activity_id]
-        return {"activity_id": activity_id, "user_id": row["user_id"], "type": row["type"],
-                "start_time": row["start_time"], "sample_buckets": list(row["sample_buckets"]),
-                "pauses": [dict(p) for p in session["pauses"]], "last_seen_at": session["last_seen_at"]}
+        return {
+            "activity_id": activity_id,
+            "user_id": row["user_id"],
+            "type": row["type"],
+            "start_time": row["start_time"],
+            "sample_buckets": list(row["sample_buckets"]),
+            "pauses": [dict(p) for p in session["pauses"]],
+            "last_seen_at": session["last_seen_at"],
+        }
 
     async def save_pauses(self, activity_id: uuid.UUID, pauses: Sequence[dict[str, Any]]) -> None:
         session = self.t["live_sessions"].get(activity_id)
@@ -66,8 +85,14 @@ class FakeLive:
 
     async def idle(self, idle_s: float, limit: int = 100) -> list[dict[str, Any]]:
         cutoff = _now() - dt.timedelta(seconds=idle_s)
-        rows = sorted(((s["last_seen_at"], a, s["user_id"]) for a, s in self.t["live_sessions"].items()
-                       if s["last_seen_at"] < cutoff and self._live_row(a) is not None), key=lambda r: r[0])
+        rows = sorted(
+            (
+                (s["last_seen_at"], a, s["user_id"])
+                for a, s in self.t["live_sessions"].items()
+                if s["last_seen_at"] < cutoff and self._live_row(a) is not None
+            ),
+            key=lambda r: r[0],
+        )
         return [{"activity_id": a, "user_id": u} for _, a, u in rows[:limit]]
 
     async def end(self, activity_id: uuid.UUID) -> None:
@@ -78,8 +103,14 @@ class FakeLive:
 
     async def create_share(self, activity_id: uuid.UUID, user_id: uuid.UUID, token_hash: bytes) -> dict[str, Any]:
         share_id = uuid.uuid4()
-        self.t["live_shares"][share_id] = {"share_id": share_id, "activity_id": activity_id, "user_id": user_id,
-                                           "token_hash": token_hash, "created_at": _now(), "revoked_at": None}
+        self.t["live_shares"][share_id] = {
+            "share_id": share_id,
+            "activity_id": activity_id,
+            "user_id": user_id,
+            "token_hash": token_hash,
+            "created_at": _now(),
+            "revoked_at": None,
+        }
         return {"share_id": share_id, "created_at": self.t["live_shares"][share_id]["created_at"]}
 
     async def revoke_share(self, activity_id: uuid.UUID, share_id: uuid.UUID) -> bool:
@@ -91,10 +122,12 @@ class FakeLive:
 
     async def share_target(self, token_hash: bytes) -> dict[str, Any] | None:
         for share in self.t["live_shares"].values():
-            if share["token_hash"] == token_hash and share["revoked_at"] is None \
-                    and self._live_row(share["activity_id"]) is not None:
-                return {"share_id": share["share_id"], "activity_id": share["activity_id"],
-                        "user_id": share["user_id"]}
+            if (
+                share["token_hash"] == token_hash
+                and share["revoked_at"] is None
+                and self._live_row(share["activity_id"]) is not None
+            ):
+                return {"share_id": share["share_id"], "activity_id": share["activity_id"], "user_id": share["user_id"]}
         return None
 
 
@@ -129,5 +162,4 @@ class FakeLiveFeed:
     async def announce_share_revoked(self, share_id: uuid.UUID, activity_id: uuid.UUID) -> None:
         if self.down:
             return
-        self.revocations.append({"share_id": str(share_id), "activity_id": str(activity_id),
-                                 "reason": "share_revoked"})
+        self.revocations.append({"share_id": str(share_id), "activity_id": str(activity_id), "reason": "share_revoked"})

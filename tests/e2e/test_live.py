@@ -1,4 +1,5 @@
 """Live workouts over HTTP and WebSocket: batches, acks, gaps, pauses, sharing, finish == upload, shard crashes."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -18,8 +19,20 @@ from loadtest.synthetic import oval_run, upload_body
 from tests.e2e.conftest import fake_ip, new_account, register_and_login
 
 START = "2026-11-05T06:00:00+00:00"
-COMPARED = ("distance", "duration", "moving_time", "heart_rate_avg", "heart_rate_max", "elevation_gain",
-            "average_pace", "max_speed", "points_count", "route_polyline", "summary_polyline", "calories")
+COMPARED = (
+    "distance",
+    "duration",
+    "moving_time",
+    "heart_rate_avg",
+    "heart_rate_max",
+    "elevation_gain",
+    "average_pace",
+    "max_speed",
+    "points_count",
+    "route_polyline",
+    "summary_polyline",
+    "calories",
+)
 
 
 @pytest.fixture()
@@ -28,7 +41,7 @@ def athlete(api: httpx.Client) -> tuple[str, dict[str, str]]:
 
 
 def batches(points: list[dict[str, Any]], size: int = 10) -> list[list[dict[str, Any]]]:
-    return [points[i:i + size] for i in range(0, len(points), size)]
+    return [points[i : i + size] for i in range(0, len(points), size)]
 
 
 def start(api: httpx.Client, headers: dict[str, str], sport: str = "running", **extra: Any) -> str:
@@ -60,6 +73,7 @@ def stored_chunks(settings: Settings, activity_id: str) -> int:
             return len(list(await cas.execute(stmt, (uuid.UUID(activity_id),))))
         finally:
             cas.close()
+
     return asyncio.run(go())
 
 
@@ -116,8 +130,9 @@ def test_bad_batches_are_rejected(api: httpx.Client, athlete) -> None:
     assert send(api, headers, activity_id, 1, [{"time": float(i)} for i in range(601)]).status_code == 422
 
 
-def test_finish_gives_the_same_activity_as_an_upload_of_the_same_points(api: httpx.Client, athlete,
-                                                                        settings: Settings) -> None:
+def test_finish_gives_the_same_activity_as_an_upload_of_the_same_points(
+    api: httpx.Client, athlete, settings: Settings
+) -> None:
     _, headers = athlete
     points = oval_run(laps=6)
     activity_id = start(api, headers)
@@ -130,13 +145,15 @@ def test_finish_gives_the_same_activity_as_an_upload_of_the_same_points(api: htt
     assert finished.status_code == 200, finished.text
     live = finished.json()
     assert live["status"] == "saved" and live["activity_id"] == activity_id
-    uploaded_id = api.post("/activities", json=upload_body(points, start=dt.datetime.fromisoformat(START)),
-                           headers=headers).json()["activity_id"]
+    uploaded_id = api.post(
+        "/activities", json=upload_body(points, start=dt.datetime.fromisoformat(START)), headers=headers
+    ).json()["activity_id"]
     uploaded = api.get(f"/activities/{uploaded_id}", headers=headers).json()
     assert_same_metrics(live, uploaded)
     with psycopg.connect(settings.pg_dsn()) as conn:
-        events = conn.execute("SELECT event_type FROM outbox WHERE aggregate_id = %s AND event_type LIKE 'activity_%%'",
-                              (activity_id,)).fetchall()
+        events = conn.execute(
+            "SELECT event_type FROM outbox WHERE aggregate_id = %s AND event_type LIKE 'activity_%%'", (activity_id,)
+        ).fetchall()
     assert events == [("activity_created",)]
     assert api.post(f"/activities/{activity_id}/finish", headers=headers).json()["distance"] == live["distance"]
     assert send(api, headers, activity_id, 99, parts[0]).status_code == 404
@@ -222,8 +239,11 @@ def _topology(settings: Settings):
 
     from actors.topology import PREFIX, Topology
 
-    names = [a["name"] for a in ray.util.list_named_actors(all_namespaces=True)
-             if a["namespace"] == settings.ray_namespace and a["name"].endswith("-workout-0")]
+    names = [
+        a["name"]
+        for a in ray.util.list_named_actors(all_namespaces=True)
+        if a["namespace"] == settings.ray_namespace and a["name"].endswith("-workout-0")
+    ]
     assert len(names) == 1, names
     version = names[0].removeprefix(f"{PREFIX}-").removesuffix("-workout-0")
     return Topology.for_settings(settings, version=version)
@@ -257,8 +277,10 @@ def _shard_metrics(settings: Settings, activity_id: str, user_id: str) -> dict[s
     deadline = time.monotonic() + 90
     while True:
         try:
-            return ray.get(_owning_shard(settings, activity_id).metrics.remote(uuid.UUID(activity_id),
-                                                                               uuid.UUID(user_id)), timeout=30)
+            return ray.get(
+                _owning_shard(settings, activity_id).metrics.remote(uuid.UUID(activity_id), uuid.UUID(user_id)),
+                timeout=30,
+            )
         except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError, ray.exceptions.GetTimeoutError):
             if time.monotonic() > deadline:
                 raise
@@ -266,8 +288,9 @@ def _shard_metrics(settings: Settings, activity_id: str, user_id: str) -> dict[s
 
 
 @pytest.mark.parametrize("pauses", ["never", "paused", "resumed"])
-def test_killing_the_shard_mid_workout_loses_no_acknowledged_sample(api: httpx.Client, athlete, settings: Settings,
-                                                                    pauses: str) -> None:
+def test_killing_the_shard_mid_workout_loses_no_acknowledged_sample(
+    api: httpx.Client, athlete, settings: Settings, pauses: str
+) -> None:
     import ray
 
     user_id, headers = athlete
@@ -298,15 +321,17 @@ def test_killing_the_shard_mid_workout_loses_no_acknowledged_sample(api: httpx.C
     assert live["points_received"] == len(points)
     finished = api.post(f"/activities/{activity_id}/finish", headers=headers).json()
     if pauses == "never":
-        uploaded_id = api.post("/activities", json=upload_body(points, start=dt.datetime.fromisoformat(START)),
-                               headers=headers).json()["activity_id"]
+        uploaded_id = api.post(
+            "/activities", json=upload_body(points, start=dt.datetime.fromisoformat(START)), headers=headers
+        ).json()["activity_id"]
         assert_same_metrics(finished, api.get(f"/activities/{uploaded_id}", headers=headers).json())
     else:
         assert 0 < finished["distance"] < 8 * 400
 
 
-def test_an_idle_workout_no_shard_holds_is_finished_by_the_janitor(api: httpx.Client, athlete,
-                                                                   settings: Settings) -> None:
+def test_an_idle_workout_no_shard_holds_is_finished_by_the_janitor(
+    api: httpx.Client, athlete, settings: Settings
+) -> None:
     import ray
 
     _, headers = athlete
@@ -323,6 +348,7 @@ def test_an_idle_workout_no_shard_holds_is_finished_by_the_janitor(api: httpx.Cl
 
 
 # ---------------------------------------------------------------------------------------------- WebSockets
+
 
 def ws_url(serve_app: str, activity_id: str, share: str | None = None, query: str = "") -> str:
     url = f"{serve_app.replace('http://', 'ws://')}/ws/activities/{activity_id}/live"
@@ -362,16 +388,19 @@ def token_of(headers: dict[str, str]) -> str:
     return headers["Authorization"].split()[1]
 
 
-def test_owner_streams_batches_over_the_socket_with_the_http_rules(api: httpx.Client, athlete, serve_app: str,
-                                                                   settings: Settings) -> None:
+def test_owner_streams_batches_over_the_socket_with_the_http_rules(
+    api: httpx.Client, athlete, serve_app: str, settings: Settings
+) -> None:
     _, headers = athlete
     points = oval_run(laps=2)
     parts = batches(points, 20)
     activity_id = start(api, headers)
     share = api.post(f"/activities/{activity_id}/share", headers=headers).json()
     assert share["websocket_url"].startswith(f"/ws/activities/{activity_id}/live?share=")
-    with owner_socket(serve_app, activity_id, token_of(headers)) as owner, \
-            ws_connect(ws_url(serve_app, activity_id, share["token"])) as follower:
+    with (
+        owner_socket(serve_app, activity_id, token_of(headers)) as owner,
+        ws_connect(ws_url(serve_app, activity_id, share["token"])) as follower,
+    ):
         assert owner.subprotocol == "stride.v1"
         assert json.loads(owner.recv(timeout=10))["type"] == "metrics"
         assert json.loads(follower.recv(timeout=10))["points_received"] == 0
@@ -389,8 +418,12 @@ def test_owner_streams_batches_over_the_socket_with_the_http_rules(api: httpx.Cl
         assert update["type"] == "metrics" and update["points_received"] == 20
         gap = ack_for(3, {"points": parts[2]})
         assert (gap["acked_seq"], gap["missing"], gap["highest_seq"]) == (1, [2], 3)
-        columns = {"time": [p["time"] for p in parts[1]], "lat": [p["lat"] for p in parts[1]],
-                   "lng": [p["lng"] for p in parts[1]], "heart_rate": [p["heart_rate"] for p in parts[1]]}
+        columns = {
+            "time": [p["time"] for p in parts[1]],
+            "lat": [p["lat"] for p in parts[1]],
+            "lng": [p["lng"] for p in parts[1]],
+            "heart_rate": [p["heart_rate"] for p in parts[1]],
+        }
         assert ack_for(2, {"streams": columns})["acked_seq"] == 3  # columnar, fills the gap
         again = ack_for(2, {"points": parts[1]})
         assert again["duplicate"] is True and again["acked_seq"] == 3
@@ -447,22 +480,26 @@ def test_logout_closes_the_owners_sockets(api: httpx.Client, serve_app: str) -> 
         assert messages_until_closed(ws, timeout=30)[1] == 4401
 
 
-def test_a_revocation_message_closes_the_matching_sockets_at_once(api: httpx.Client, serve_app: str,
-                                                                  settings: Settings) -> None:
+def test_a_revocation_message_closes_the_matching_sockets_at_once(
+    api: httpx.Client, serve_app: str, settings: Settings
+) -> None:
     from storage.redis_store import build_sync_redis
 
     acct = new_account(api)
     activity_id = start(api, acct.headers)
     share = api.post(f"/activities/{activity_id}/share", headers=acct.headers).json()["token"]
     session_id = jwt.decode(acct.access_token, options={"verify_signature": False})["sid"]
-    with owner_socket(serve_app, activity_id, acct.access_token) as owner, \
-            ws_connect(ws_url(serve_app, activity_id, share)) as follower:
+    with (
+        owner_socket(serve_app, activity_id, acct.access_token) as owner,
+        ws_connect(ws_url(serve_app, activity_id, share)) as follower,
+    ):
         for ws in (owner, follower):
             assert json.loads(ws.recv(timeout=10))["type"] == "metrics"
         # the accounts contract (services.ports.LiveFeed): a session still valid in Postgres, so only the
         # pub/sub message (not the periodic re-check) can close the owner's socket; the follower's stays open
-        build_sync_redis(settings).publish("stride:revocations", json.dumps(
-            {"user_id": acct.user_id, "session_id": session_id, "reason": "logout"}))
+        build_sync_redis(settings).publish(
+            "stride:revocations", json.dumps({"user_id": acct.user_id, "session_id": session_id, "reason": "logout"})
+        )
         assert messages_until_closed(owner)[1] == 4401
         follower.send(json.dumps({"type": "ping"}))
         assert next_of(follower, "error")["status"] == 403  # still open
@@ -473,8 +510,10 @@ def test_share_revocation_closes_its_followers(api: httpx.Client, athlete, serve
     activity_id = start(api, headers)
     revoked = api.post(f"/activities/{activity_id}/share", headers=headers).json()
     kept = api.post(f"/activities/{activity_id}/share", headers=headers).json()
-    with ws_connect(ws_url(serve_app, activity_id, revoked["token"])) as gone, \
-            ws_connect(ws_url(serve_app, activity_id, kept["token"])) as stays:
+    with (
+        ws_connect(ws_url(serve_app, activity_id, revoked["token"])) as gone,
+        ws_connect(ws_url(serve_app, activity_id, kept["token"])) as stays,
+    ):
         for ws in (gone, stays):
             assert json.loads(ws.recv(timeout=10))["type"] == "metrics"
         assert api.delete(f"/activities/{activity_id}/share/{revoked['share_id']}", headers=headers).status_code == 204
@@ -485,8 +524,9 @@ def test_share_revocation_closes_its_followers(api: httpx.Client, athlete, serve
         assert messages_until_closed(again)[1] == 4404
 
 
-def test_an_owner_socket_closes_when_its_access_token_expires(api: httpx.Client, serve_app: str,
-                                                             settings: Settings) -> None:
+def test_an_owner_socket_closes_when_its_access_token_expires(
+    api: httpx.Client, serve_app: str, settings: Settings
+) -> None:
     from services.tokens import AccessTokens
 
     acct = new_account(api)
@@ -502,8 +542,9 @@ def test_an_owner_socket_closes_when_its_access_token_expires(api: httpx.Client,
         assert messages_until_closed(ws)[1] == 4401
 
 
-def test_socket_messages_count_against_the_users_rate_limit(api: httpx.Client, serve_app: str,
-                                                           settings: Settings) -> None:
+def test_socket_messages_count_against_the_users_rate_limit(
+    api: httpx.Client, serve_app: str, settings: Settings
+) -> None:
     acct = new_account(api)
     activity_id = start(api, acct.headers)
     with owner_socket(serve_app, activity_id, acct.access_token) as ws:
@@ -530,8 +571,9 @@ def test_a_live_workout_has_a_point_cap(api: httpx.Client, athlete, settings: Se
     assert over.status_code == 413 and over.json()["error"]["code"] == "payload_too_large"
 
 
-def test_many_sockets_hold_no_request_slot_nor_redis_connection(api: httpx.Client, athlete, serve_app: str,
-                                                               settings: Settings) -> None:
+def test_many_sockets_hold_no_request_slot_nor_redis_connection(
+    api: httpx.Client, athlete, serve_app: str, settings: Settings
+) -> None:
     """Issue 9 #12 and issue 11: 150+ sockets opened at once all connect, and meanwhile logins and authenticated
     requests on the same stack answer (the rate limiter and session cache still reach Redis); caps refuse the
     socket past them with 4429."""
@@ -559,6 +601,7 @@ def test_many_sockets_hold_no_request_slot_nor_redis_connection(api: httpx.Clien
 
         sockets = await asyncio.gather(*(open_one(i) for i in range(cap)))
         try:
+
             def http_checks() -> None:
                 acct = new_account(api)  # a login: its rate limit and session cache need Redis
                 me = api.get("/users/me", headers=acct.headers)
@@ -576,8 +619,10 @@ def test_many_sockets_hold_no_request_slot_nor_redis_connection(api: httpx.Clien
             # the per-address cap: one address opens up to its cap on another link, then is refused
             crowded = sources[0]
             held = sum(1 for i in range(cap) if sources[i % len(sources)] == crowded)
-            more = [await connect(ws_url(serve_app, activity_id, second), local_addr=(crowded, 0))
-                    for _ in range(per_client - held)]
+            more = [
+                await connect(ws_url(serve_app, activity_id, second), local_addr=(crowded, 0))
+                for _ in range(per_client - held)
+            ]
             for ws in more:
                 assert json.loads(await asyncio.wait_for(ws.recv(), 30))["type"] in ("metrics",)
             refused = await connect(ws_url(serve_app, activity_id, second), local_addr=(crowded, 0))
@@ -591,8 +636,9 @@ def test_many_sockets_hold_no_request_slot_nor_redis_connection(api: httpx.Clien
     asyncio.run(scenario())
 
 
-def test_ending_a_users_workouts_closes_their_sessions_and_sockets(api: httpx.Client, serve_app: str,
-                                                                   settings: Settings) -> None:
+def test_ending_a_users_workouts_closes_their_sessions_and_sockets(
+    api: httpx.Client, serve_app: str, settings: Settings
+) -> None:
     """Issue 9 #15, the live part of erasure: WorkoutShardsGateway.end_user reaches every shard; the user's open
     workouts stop taking samples and their sockets close; every partition written is recorded for the purge."""
     import asyncio
@@ -607,8 +653,10 @@ def test_ending_a_users_workouts_closes_their_sessions_and_sockets(api: httpx.Cl
     send(api, acct.headers, activity_id, 1, batches(oval_run(laps=1), 10)[0])
     names = _topology(settings).workout_shards
     gateway = WorkoutShardsGateway([ray.get_actor(n, namespace=settings.ray_namespace) for n in names])
-    with owner_socket(serve_app, activity_id, acct.access_token) as owner, \
-            ws_connect(ws_url(serve_app, activity_id, share)) as follower:
+    with (
+        owner_socket(serve_app, activity_id, acct.access_token) as owner,
+        ws_connect(ws_url(serve_app, activity_id, share)) as follower,
+    ):
         for ws in (owner, follower):
             assert json.loads(ws.recv(timeout=10))["type"] == "metrics"
         closed = asyncio.run(gateway.end_user(uuid.UUID(acct.user_id)))
@@ -618,6 +666,7 @@ def test_ending_a_users_workouts_closes_their_sessions_and_sockets(api: httpx.Cl
             assert code == 1000 and seen[-1]["type"] == "discarded"
     assert send(api, acct.headers, activity_id, 2, batches(oval_run(laps=1), 10)[1]).status_code == 404
     with psycopg.connect(settings.pg_dsn()) as conn:
-        (buckets,) = conn.execute("SELECT sample_buckets FROM activities WHERE activity_id = %s",
-                                  (activity_id,)).fetchone()
+        (buckets,) = conn.execute(
+            "SELECT sample_buckets FROM activities WHERE activity_id = %s", (activity_id,)
+        ).fetchone()
     assert buckets == [0] and stored_chunks(settings, activity_id) == 1  # what erasure queues for the purge

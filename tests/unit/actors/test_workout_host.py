@@ -1,4 +1,5 @@
 """WorkoutHost (a WorkoutShard's logic) with fakes: rebuild after a restart, erasure, idle finish, housekeeping."""
+
 from __future__ import annotations
 
 import asyncio
@@ -20,7 +21,7 @@ from services.live import LiveLimits
 T = TypeVar("T")
 START = dt.datetime(2026, 11, 5, 6, 0, tzinfo=dt.UTC)
 USER = uuid.uuid4()
-BATCHES = [Track.from_points(oval_run(laps=2)[i:i + 20]) for i in range(0, 201, 20)]
+BATCHES = [Track.from_points(oval_run(laps=2)[i : i + 20]) for i in range(0, 201, 20)]
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
@@ -38,8 +39,15 @@ class Shards:
         self.host = self.new_host()
 
     def new_host(self) -> WorkoutHost:
-        return WorkoutHost(self.db.uow, self.samples, self.feed, FakePurges(self.db, self.samples), LiveLimits(),
-                           inline, idle_finish_s=self.idle_finish_s)
+        return WorkoutHost(
+            self.db.uow,
+            self.samples,
+            self.feed,
+            FakePurges(self.db, self.samples),
+            LiveLimits(),
+            inline,
+            idle_finish_s=self.idle_finish_s,
+        )
 
     async def start(self, user_id: uuid.UUID = USER) -> uuid.UUID:
         activity_id = uuid.uuid4()
@@ -49,11 +57,15 @@ class Shards:
         return activity_id
 
 
-@pytest.mark.parametrize("script", [
-    [1, 2, 3, 4, 5],
-    [1, 2, 3, 4, "pause", 5, 6],
-    [1, 2, "pause", 3, 4, 5, "resume", 6, 7, 8],
-], ids=["never-paused", "paused", "resumed"])
+@pytest.mark.parametrize(
+    "script",
+    [
+        [1, 2, 3, 4, 5],
+        [1, 2, 3, 4, "pause", 5, 6],
+        [1, 2, "pause", 3, 4, 5, "resume", 6, 7, 8],
+    ],
+    ids=["never-paused", "paused", "resumed"],
+)
 def test_a_restarted_shard_rebuilds_the_same_live_metrics(script: list[Any]) -> None:
     async def scenario() -> None:
         s = Shards()

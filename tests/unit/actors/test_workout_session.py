@@ -1,4 +1,5 @@
 """WorkoutSession: live metrics survive a rebuild from storage (issue 9 #19), pauses applied at their times."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -13,12 +14,21 @@ from loadtest.synthetic import oval_run
 
 START = dt.datetime(2026, 11, 5, 6, 0, tzinfo=dt.UTC)
 POINTS = oval_run(laps=2)  # 201 points, 1 s apart, 4 m/s
-COMPARED = ("distance", "moving_time", "elapsed_time", "points_received", "paused", "average_speed",
-            "average_heart_rate", "current_split", "last_sample_time")
+COMPARED = (
+    "distance",
+    "moving_time",
+    "elapsed_time",
+    "points_received",
+    "paused",
+    "average_speed",
+    "average_heart_rate",
+    "current_split",
+    "last_sample_time",
+)
 
 
 def batches(size: int = 20) -> dict[int, Track]:
-    return {i // size + 1: Track.from_points(POINTS[i:i + size]) for i in range(0, len(POINTS), size)}
+    return {i // size + 1: Track.from_points(POINTS[i : i + size]) for i in range(0, len(POINTS), size)}
 
 
 def live_session(actions: list[Any]) -> WorkoutSession:
@@ -39,8 +49,9 @@ def rebuilt(session: WorkoutSession) -> WorkoutSession:
     """What a new shard builds from storage: the stored batches and the stored pause events."""
     parts = batches()
     stored = {seq: parts[seq] for seq in range(1, session.sequencer.highest + 1) if session.sequencer.seen(seq)}
-    return WorkoutSession.rebuild(session.activity_id, session.user_id, session.sport, session.start_time,
-                                  session.pauses, stored)
+    return WorkoutSession.rebuild(
+        session.activity_id, session.user_id, session.sport, session.start_time, session.pauses, stored
+    )
 
 
 def same_view(a: WorkoutSession, b: WorkoutSession) -> None:

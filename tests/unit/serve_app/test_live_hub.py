@@ -1,4 +1,5 @@
 """The socket hub without Redis or sockets: fan-out, revocations, caps, expiry, re-checks, slow readers."""
+
 from __future__ import annotations
 
 import asyncio
@@ -56,15 +57,39 @@ class FakeSubscriber:
 
 
 def hub(recheck: Any = None, **caps: Any) -> LiveHub:
-    settings = Settings(jwt_secret="x" * 40, **{"live_ws_max_per_activity": 5, "live_ws_max_per_share": 3,
-                                                "live_ws_max_per_client": 4, "live_ws_send_queue": 4, **caps})
+    settings = Settings(
+        jwt_secret="x" * 40,
+        **{
+            "live_ws_max_per_activity": 5,
+            "live_ws_max_per_share": 3,
+            "live_ws_max_per_client": 4,
+            "live_ws_send_queue": 4,
+            **caps,
+        },
+    )
     return LiveHub(settings, FakeSubscriber(), recheck)  # type: ignore[arg-type]
 
 
-def socket(h: LiveHub, activity_id: uuid.UUID, owner_id: uuid.UUID, *, client: str = "10.0.0.1",
-           share_id: uuid.UUID | None = None, session_id: uuid.UUID | None = None, **kw: Any) -> Socket:
-    return Socket(activity_id, owner_id, client, h.outbox(), follower=share_id is not None, share_id=share_id,
-                  session_id=session_id, **kw)
+def socket(
+    h: LiveHub,
+    activity_id: uuid.UUID,
+    owner_id: uuid.UUID,
+    *,
+    client: str = "10.0.0.1",
+    share_id: uuid.UUID | None = None,
+    session_id: uuid.UUID | None = None,
+    **kw: Any,
+) -> Socket:
+    return Socket(
+        activity_id,
+        owner_id,
+        client,
+        h.outbox(),
+        follower=share_id is not None,
+        share_id=share_id,
+        session_id=session_id,
+        **kw,
+    )
 
 
 async def pending(s: Socket) -> list[Any]:
@@ -109,8 +134,10 @@ def test_the_end_of_a_workout_is_delivered_then_the_socket_closes() -> None:
         s = socket(h, workout, uuid.uuid4())
         await h.join(s)
         h.dispatch(live_channel(workout), {"type": "finished", "activity_id": str(workout)})
-        assert await pending(s) == [{"type": "finished", "activity_id": str(workout)},
-                                    Close(CLOSE_NORMAL, "workout finished")]
+        assert await pending(s) == [
+            {"type": "finished", "activity_id": str(workout)},
+            Close(CLOSE_NORMAL, "workout finished"),
+        ]
         await h.close()
 
     run(scenario())

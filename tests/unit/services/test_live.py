@@ -1,5 +1,6 @@
 """LiveService over a WorkoutHost (the shard's logic) with in-memory fakes: start, batches and acks, limits,
 pauses, shares, finish == upload, rollbacks, discard."""
+
 from __future__ import annotations
 
 import asyncio
@@ -23,8 +24,21 @@ from services.live import LiveLimits, LiveService, share_token_hash
 T = TypeVar("T")
 START = dt.datetime(2026, 11, 5, 6, 0, tzinfo=dt.UTC)
 USER = uuid.uuid4()
-COMPARED = ("distance", "duration", "moving_time", "heart_rate_avg", "heart_rate_max", "average_pace", "max_speed",
-            "points_count", "route_polyline", "summary_polyline", "calories", "splits", "best_efforts")
+COMPARED = (
+    "distance",
+    "duration",
+    "moving_time",
+    "heart_rate_avg",
+    "heart_rate_max",
+    "average_pace",
+    "max_speed",
+    "points_count",
+    "route_polyline",
+    "summary_polyline",
+    "calories",
+    "splits",
+    "best_efforts",
+)
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
@@ -55,7 +69,7 @@ class World:
 
 def parts(laps: int = 1, size: int = 20) -> list[Track]:
     points = oval_run(laps=laps)
-    return [Track.from_points(points[i:i + size]) for i in range(0, len(points), size)]
+    return [Track.from_points(points[i : i + size]) for i in range(0, len(points), size)]
 
 
 async def started(w: World, **kw: Any) -> uuid.UUID:
@@ -182,10 +196,14 @@ def test_someone_elses_workout_is_not_found_everywhere() -> None:
         activity_id = await started(w)
         await w.svc.samples(USER, activity_id, 1, parts()[0], False)
         stranger = uuid.uuid4()
-        for call in (w.svc.samples(stranger, activity_id, 2, parts()[1], False),
-                     w.svc.set_paused(stranger, activity_id, True), w.svc.metrics(stranger, activity_id),
-                     w.svc.share(stranger, activity_id), w.svc.finish(stranger, activity_id),
-                     w.svc.revoke_share(stranger, activity_id, uuid.uuid4())):
+        for call in (
+            w.svc.samples(stranger, activity_id, 2, parts()[1], False),
+            w.svc.set_paused(stranger, activity_id, True),
+            w.svc.metrics(stranger, activity_id),
+            w.svc.share(stranger, activity_id),
+            w.svc.finish(stranger, activity_id),
+            w.svc.revoke_share(stranger, activity_id, uuid.uuid4()),
+        ):
             with pytest.raises(NotFound):
                 await call
         assert w.row(activity_id)["status"] == "live"
@@ -229,7 +247,7 @@ def test_finish_gives_the_same_activity_as_an_upload_of_the_same_points() -> Non
         w = World()
         points = oval_run(laps=4)
         activity_id = await started(w)
-        batch = [Track.from_points(points[i:i + 25]) for i in range(0, len(points), 25)]
+        batch = [Track.from_points(points[i : i + 25]) for i in range(0, len(points), 25)]
         order = list(range(1, len(batch) + 1))
         order[2], order[3] = order[3], order[2]
         for seq in [*order, 2]:
@@ -319,13 +337,17 @@ def test_share_links_open_one_workout_until_revoked_or_finished() -> None:
         follower = await w.svc.follow(activity_id, token)
         assert (follower.owner_id, follower.share_id) == (USER, share_id)
         assert (await w.svc.follower_metrics(activity_id, token))["points_received"] == 20
-        for bad in (w.svc.follow(uuid.uuid4(), token), w.svc.follow(activity_id, "slt_nonsense"),
-                    w.svc.follow(activity_id, "x" * 1000)):
+        for bad in (
+            w.svc.follow(uuid.uuid4(), token),
+            w.svc.follow(activity_id, "slt_nonsense"),
+            w.svc.follow(activity_id, "x" * 1000),
+        ):
             with pytest.raises(NotFound):
                 await bad
         await w.svc.revoke_share(USER, activity_id, share_id)
-        assert w.feed.revocations == [{"share_id": str(share_id), "activity_id": str(activity_id),
-                                       "reason": "share_revoked"}]
+        assert w.feed.revocations == [
+            {"share_id": str(share_id), "activity_id": str(activity_id), "reason": "share_revoked"}
+        ]
         with pytest.raises(NotFound):
             await w.svc.follow(activity_id, token)
         _, second = await w.svc.share(USER, activity_id)
