@@ -17,6 +17,7 @@ failed `outbox_max_attempts` times becomes a dead letter, which an operator insp
 Consumers are idempotent by event id, so a crash between apply and mark only causes a harmless redelivery.
 `Dispatch` is the logic without Ray (unit-tested with fakes); `EventDispatcher` is the Ray actor around it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,8 +49,9 @@ def retry_policy(settings: Settings) -> RetryPolicy:
 class Dispatch:
     """One delivery round per consumer (see the module docstring)."""
 
-    def __init__(self, uow: UnitOfWorkFactory, consumers: Mapping[str, Deliver], policy: RetryPolicy,
-                 batch: int = 500) -> None:
+    def __init__(
+        self, uow: UnitOfWorkFactory, consumers: Mapping[str, Deliver], policy: RetryPolicy, batch: int = 500
+    ) -> None:
         self.uow = uow
         self.consumers = dict(consumers)
         self.policy = policy
@@ -87,11 +89,20 @@ class Dispatch:
             dead = await uow.outbox.failed(consumer, failures, self.policy)
             await uow.commit()
         if failures:
-            log.warning("%s: %d of %d deliveries failed (first: %s)", consumer, len(failures), len(rows),
-                        next(iter(failures.values())))
+            log.warning(
+                "%s: %d of %d deliveries failed (first: %s)",
+                consumer,
+                len(failures),
+                len(rows),
+                next(iter(failures.values())),
+            )
         if dead:
-            log.error("%s: events %s became dead letters after %d attempts (python -m actors.dispatcher "
-                      "dead-letters)", consumer, dead, self.policy.max_attempts)
+            log.error(
+                "%s: events %s became dead letters after %d attempts (python -m actors.dispatcher dead-letters)",
+                consumer,
+                dead,
+                self.policy.max_attempts,
+            )
         self.delivered += len(done)
         self.dead += len(dead)
         return len(rows)
@@ -106,8 +117,9 @@ def stats_consumer(shards: StatsShardsGateway) -> Deliver:
         for row in rows:
             if row["user_id"] is not None:
                 groups.setdefault(shards.owner_index(row["user_id"]), []).append(_event(row))
-        results = await asyncio.gather(*(shards.apply_events(i, evs) for i, evs in groups.items()),
-                                       return_exceptions=True)
+        results = await asyncio.gather(
+            *(shards.apply_events(i, evs) for i, evs in groups.items()), return_exceptions=True
+        )
         failures: dict[int, str] = {}
         for (index, events), result in zip(groups.items(), results, strict=True):
             if isinstance(result, BaseException):
@@ -120,8 +132,13 @@ def stats_consumer(shards: StatsShardsGateway) -> Deliver:
 
 
 def _event(row: Row) -> Row:
-    return {"seq": row["seq"], "event_id": str(row["event_id"]), "event_type": row["event_type"],
-            "user_id": str(row["user_id"]), "aggregate_id": str(row["aggregate_id"] or row["user_id"])}
+    return {
+        "seq": row["seq"],
+        "event_id": str(row["event_id"]),
+        "event_type": row["event_type"],
+        "user_id": str(row["user_id"]),
+        "aggregate_id": str(row["aggregate_id"] or row["user_id"]),
+    }
 
 
 @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)
@@ -139,8 +156,7 @@ class EventDispatcher:
         if missing:  # a subscribed consumer without a delivery function would pile up pending rows forever
             raise RuntimeError(f"no delivery function for subscribed consumers {sorted(missing)}")
         uow = cast(UnitOfWorkFactory, lambda: PostgresUnitOfWork(pg))
-        self.dispatch = Dispatch(uow, consumers, retry_policy(settings),
-                                 settings.dispatch_batch)
+        self.dispatch = Dispatch(uow, consumers, retry_policy(settings), settings.dispatch_batch)
         # the loop starts with the actor (also after a restart by Ray), not with the first call
         self._task = asyncio.get_running_loop().create_task(self._loop())
 
@@ -165,6 +181,7 @@ class EventDispatcher:
 
 # ---------------------------------------------------------------------------------------------- operator CLI
 
+
 async def _cli(args: argparse.Namespace, settings: Settings) -> int:
     from storage.postgres import Postgres
     from storage.uow import PostgresUnitOfWork
@@ -181,8 +198,15 @@ async def _cli(args: argparse.Namespace, settings: Settings) -> int:
                 print(f"{n} dead letter(s) back to pending")
                 return 0 if n or args.all else 1
             for row in await uow.outbox.dead_letters(args.limit, args.consumer):
-                print(json.dumps({k: (str(v) if isinstance(v, uuid.UUID) or hasattr(v, "isoformat") else v)
-                                  for k, v in row.items()}, sort_keys=True))
+                print(
+                    json.dumps(
+                        {
+                            k: (str(v) if isinstance(v, uuid.UUID) or hasattr(v, "isoformat") else v)
+                            for k, v in row.items()
+                        },
+                        sort_keys=True,
+                    )
+                )
             return 0
     finally:
         await pg.close()

@@ -4,6 +4,7 @@ Why an actor: purging samples of deleted activities, erasing accounts in every s
 whose summary never committed are retried until they succeed, independently of any HTTP request or replica.
 One named, restartable actor per cluster does it; its state is all in Postgres/Cassandra, so a restart loses nothing.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -16,6 +17,7 @@ import ray
 from config.settings import Settings
 
 log = logging.getLogger("stride.janitor")
+
 
 @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)
 class Janitor:

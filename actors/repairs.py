@@ -1,5 +1,6 @@
 """The janitor's jobs, built from settings inside the actor process. Every job uses storage modules (no SQL here)
 and returns how many items it repaired."""
+
 from __future__ import annotations
 
 import logging
@@ -46,8 +47,12 @@ def build_jobs(settings: Settings, workout_shards: list[Any]) -> dict[str, Job]:
     async def prune_outbox() -> int:
         return await prune_delivered_events(uow, settings.outbox_retention_s, settings.outbox_prune_batch)
 
-    return {"purge_samples": purge_samples, "reconcile_samples": reconcile_samples,
-            "finish_idle_live": finish_idle_live, "prune_outbox": prune_outbox}
+    return {
+        "purge_samples": purge_samples,
+        "reconcile_samples": reconcile_samples,
+        "finish_idle_live": finish_idle_live,
+        "prune_outbox": prune_outbox,
+    }
 
 
 async def finish_idle_sessions(uow: UnitOfWorkFactory, workouts: WorkoutShards, idle_s: float) -> int:

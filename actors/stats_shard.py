@@ -11,6 +11,7 @@ by id in the checkpoint (nothing counted twice, nothing announced twice).
 
 `StatsHost` is that logic without Ray (unit-tested with fakes); `StatsShard` is the Ray actor around it.
 """
+
 from __future__ import annotations
 
 import asyncio

@@ -30,6 +30,7 @@ say so here and sort by `seq` within a user itself.
 Events no consumer takes yet (`personal_record`, `goal_achieved`, `streak`) get no delivery rows: they are kept
 for the retention period (for the Notifier's first run to read back, and for operators) and then pruned.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -46,22 +47,26 @@ class EventType:
     carries_payload: bool  # False: only the ids are written (consumers read the current state instead)
 
 
-CATALOGUE: dict[str, EventType] = {e.name: e for e in (
-    EventType("activity_created", "services.activities, live finish", False),
-    EventType("activity_updated", "services.activities", False),
-    EventType("activity_deleted", "services.activities, live discard", False),
-    EventType("user_updated", "accounts", False),
-    EventType("user_deleted", "accounts (erasure)", False),
-    EventType("goals_changed", "services.progress", False),
-    EventType("personal_record", "stats", True),
-    EventType("goal_achieved", "stats", True),
-    EventType("streak", "stats", True),
-)}
+CATALOGUE: dict[str, EventType] = {
+    e.name: e
+    for e in (
+        EventType("activity_created", "services.activities, live finish", False),
+        EventType("activity_updated", "services.activities", False),
+        EventType("activity_deleted", "services.activities, live discard", False),
+        EventType("user_updated", "accounts", False),
+        EventType("user_deleted", "accounts (erasure)", False),
+        EventType("goals_changed", "services.progress", False),
+        EventType("personal_record", "stats", True),
+        EventType("goal_achieved", "stats", True),
+        EventType("streak", "stats", True),
+    )
+}
 
 # consumer -> the event types it takes (the dispatcher has one delivery function per consumer named here)
 SUBSCRIPTIONS: dict[str, frozenset[str]] = {
-    "stats": frozenset({"activity_created", "activity_updated", "activity_deleted", "user_updated", "user_deleted",
-                        "goals_changed"}),
+    "stats": frozenset(
+        {"activity_created", "activity_updated", "activity_deleted", "user_updated", "user_deleted", "goals_changed"}
+    ),
 }
 
 

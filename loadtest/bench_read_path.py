@@ -9,6 +9,7 @@ Real Redis (the stack's, db 1 under the tests' key prefix u:<random uuid>:), Fas
 ASGI (no HTTP client, no auth: the same for both), 20 concurrent callers, 9 alternating rounds; prints medians of
 CPU per request, requests per second and Redis round trips per request. `python -m loadtest.bench_read_path` with
 the stack's environment (`source cluster/env.sh`)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -54,11 +55,22 @@ class OldGoalPublic(BaseModel):
 
 def user_stats(user_id: uuid.UUID):
     now = dt.datetime.now(dt.UTC)
-    facts = [ActivityFact(str(uuid.uuid4()), "running" if i % 2 else "cycling", now - dt.timedelta(days=i * 11),
-                          distance_m=5000 + i * 100, moving_s=1800 + i, best_efforts=(("1k", 250.0 + i),),
-                          revision=1) for i in range(31)]
-    goals = [Goal(str(uuid.uuid4()), "weekly_distance", 30000, dt.date(2026, 1, 1)),
-             Goal(str(uuid.uuid4()), "monthly_count", 12, dt.date(2026, 1, 1))]
+    facts = [
+        ActivityFact(
+            str(uuid.uuid4()),
+            "running" if i % 2 else "cycling",
+            now - dt.timedelta(days=i * 11),
+            distance_m=5000 + i * 100,
+            moving_s=1800 + i,
+            best_efforts=(("1k", 250.0 + i),),
+            revision=1,
+        )
+        for i in range(31)
+    ]
+    goals = [
+        Goal(str(uuid.uuid4()), "weekly_distance", 30000, dt.date(2026, 1, 1)),
+        Goal(str(uuid.uuid4()), "monthly_count", 12, dt.date(2026, 1, 1)),
+    ]
     return recompute(str(user_id), "UTC", facts, goals)
 
 
@@ -138,15 +150,26 @@ class Counting:
         async def execute_command(*args, **kwargs):
             self.n += 1
             return await real(*args, **kwargs)
+
         redis.execute_command = execute_command
 
 
 async def call_asgi(app, path: str, headers: dict[str, str]) -> tuple[int, int]:
     """One request straight into the ASGI app (no HTTP client): (status, body bytes)."""
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
-             "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
-             "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
-             "client": ("127.0.0.1", 1), "server": ("bench", 80)}
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+        "client": ("127.0.0.1", 1),
+        "server": ("bench", 80),
+    }
     out = {"status": 0, "bytes": 0}
 
     async def receive():
@@ -157,6 +180,7 @@ async def call_asgi(app, path: str, headers: dict[str, str]) -> tuple[int, int]:
             out["status"] = message["status"]
         elif message["type"] == "http.response.body":
             out["bytes"] += len(message.get("body", b""))
+
     await app(scope, receive, send)
     return out["status"], out["bytes"]
 
@@ -171,12 +195,18 @@ async def drive(app: FastAPI, path: str, headers: dict[str, str], counter: Count
         for _ in queue:
             st, _ = await call_asgi(app, path, headers)
             assert st in (200, 304)
+
     n0 = counter.n
     t0, c0 = time.perf_counter(), time.process_time()
     await asyncio.gather(*(worker() for _ in range(CONC)))
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    return {"req_per_s": round(N / wall), "cpu_us_per_req": round(cpu / N * 1e6),
-            "redis_round_trips_per_req": round((counter.n - n0) / N, 2), "status": status, "bytes": size}
+    return {
+        "req_per_s": round(N / wall),
+        "cpu_us_per_req": round(cpu / N * 1e6),
+        "redis_round_trips_per_req": round((counter.n - n0) / N, 2),
+        "status": status,
+        "bytes": size,
+    }
 
 
 async def main() -> None:
@@ -191,18 +221,24 @@ async def main() -> None:
     for what in ("stats", "goals"):
         etag[what] = (await svc._read(user_id, what)).etag
     import statistics
+
     samples: dict[str, list[dict[str, float]]] = {}
     for _ in range(9):
         for what in ("stats", "goals"):
             path = f"/users/{user_id}/{what}"
-            for name, app, hdrs in (("before", old, {}), ("after", new, {}),
-                                    ("after-304", new, {"if-none-match": etag[what]})):
+            for name, app, hdrs in (
+                ("before", old, {}),
+                ("after", new, {}),
+                ("after-304", new, {"if-none-match": etag[what]}),
+            ):
                 samples.setdefault(f"{what}/{name}", []).append(await drive(app, path, hdrs, counter))
     for k, runs in samples.items():
-        print(f"{k:16s} cpu_us_per_req median {statistics.median(r['cpu_us_per_req'] for r in runs):6.0f}"
-              f"  req_per_s median {statistics.median(r['req_per_s'] for r in runs):6.0f}"
-              f"  redis round trips/req {runs[0]['redis_round_trips_per_req']}  status {runs[0]['status']}"
-              f"  body bytes {runs[0]['bytes']}")
+        print(
+            f"{k:16s} cpu_us_per_req median {statistics.median(r['cpu_us_per_req'] for r in runs):6.0f}"
+            f"  req_per_s median {statistics.median(r['req_per_s'] for r in runs):6.0f}"
+            f"  redis round trips/req {runs[0]['redis_round_trips_per_req']}  status {runs[0]['status']}"
+            f"  body bytes {runs[0]['bytes']}"
+        )
     await redis.delete(f"u:{user_id}:sv", f"u:{user_id}:stats", f"u:{user_id}:goals")
     await redis.aclose()
 

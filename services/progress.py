@@ -15,6 +15,7 @@ today and end at most `goal_max_span_days` after they start; a user has at most 
 series spans at most `progress_max_span_days`, between `earliest` and `latest`; a goal's history shows at most its
 last `domain.progress.goals.HISTORY_PERIODS` periods.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -65,7 +66,7 @@ class Document:
     def unpack(cls, raw: bytes) -> Document:
         """Inverse of pack."""
         cut = raw.index(b"\n")
-        return cls(body=raw[cut + 1:], etag=raw[:cut].decode())
+        return cls(body=raw[cut + 1 :], etag=raw[:cut].decode())
 
     @classmethod
     def of(cls, value: Any) -> Document:
@@ -88,8 +89,14 @@ def _utc_today() -> dt.date:
 class ProgressService:
     """Stats, records, progress and goals of a user."""
 
-    def __init__(self, uow: UnitOfWorkFactory, stats: StatsShards, cache: StatsCache,
-                 limits: ProgressLimits = ProgressLimits(), today: Callable[[], dt.date] = _utc_today) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        stats: StatsShards,
+        cache: StatsCache,
+        limits: ProgressLimits = ProgressLimits(),
+        today: Callable[[], dt.date] = _utc_today,
+    ) -> None:
         self.uow = uow
         self.stats_shards = stats
         self.cache = cache
@@ -110,18 +117,28 @@ class ProgressService:
         """Every goal with its current period and its (bounded) history."""
         return await self._read(user_id, "goals")
 
-    async def progress(self, user_id: uuid.UUID, metric: str = "distance", period: str = "weekly",
-                       sport: str | None = None, start: dt.date | None = None,
-                       end: dt.date | None = None) -> Document:
+    async def progress(
+        self,
+        user_id: uuid.UUID,
+        metric: str = "distance",
+        period: str = "weekly",
+        sport: str | None = None,
+        start: dt.date | None = None,
+        end: dt.date | None = None,
+    ) -> Document:
         """A zero-filled series of one metric per week or month between `start` and `end` (bounded)."""
         self._check_progress(metric, period, start, end)
         params = {"metric": metric, "period": period, "sport": sport, "start": start, "end": end}
-        return await self._read(user_id, "progress", params,
-                                shape=lambda series: {"metric": metric, "period": period, "sport": sport,
-                                                      "series": series})
+        return await self._read(
+            user_id,
+            "progress",
+            params,
+            shape=lambda series: {"metric": metric, "period": period, "sport": sport, "series": series},
+        )
 
-    async def _read(self, user_id: uuid.UUID, what: str, params: Row | None = None,
-                    shape: Callable[[Any], Any] | None = None) -> Document:
+    async def _read(
+        self, user_id: uuid.UUID, what: str, params: Row | None = None, shape: Callable[[Any], Any] | None = None
+    ) -> Document:
         key = _params_key(params)
         version: str | None = None
         try:
@@ -162,8 +179,11 @@ class ProgressService:
         self._check_goal(row, new_start=True)
         async with self.uow() as uow:
             if await uow.goals.count_locked(user_id) >= self.limits.max_goals_per_user:
-                raise Conflict(f"a user may have at most {self.limits.max_goals_per_user} goals",
-                               code="goal_limit_reached", details={"max": self.limits.max_goals_per_user})
+                raise Conflict(
+                    f"a user may have at most {self.limits.max_goals_per_user} goals",
+                    code="goal_limit_reached",
+                    details={"max": self.limits.max_goals_per_user},
+                )
             await uow.goals.insert(row)
             uow.emit("goals_changed", user_id, goal_id)
             await uow.commit()
@@ -231,11 +251,20 @@ class ProgressService:
         except Unavailable as exc:
             log.warning("goal %s saved; its progress is not available yet: %s", goal_id, exc)
         kind = str(row["goal_type"])
-        return {"goal_id": goal_id, "goal_type": kind, "sport": row.get("sport"),
-                "target_value": float(row["target_value"]), "period": GOAL_PERIODS[kind.split("_", 1)[0]],
-                "start_date": row["start_date"], "end_date": row.get("end_date"),
-                "current_period_progress": None, "current_period_start": None, "current_period_end": None,
-                "achieved": None, "history": []}
+        return {
+            "goal_id": goal_id,
+            "goal_type": kind,
+            "sport": row.get("sport"),
+            "target_value": float(row["target_value"]),
+            "period": GOAL_PERIODS[kind.split("_", 1)[0]],
+            "start_date": row["start_date"],
+            "end_date": row.get("end_date"),
+            "current_period_progress": None,
+            "current_period_start": None,
+            "current_period_end": None,
+            "achieved": None,
+            "history": [],
+        }
 
 
 def _params_key(params: Row | None) -> str:

@@ -16,6 +16,7 @@ An event no consumer takes gets no delivery row, so nothing ever walks past it; 
 than the retention that have nothing pending and no dead letter (`prune`). Deleting an outbox row (prune, account
 erasure) deletes its deliveries and dead letters with it (foreign keys, ON DELETE CASCADE).
 """
+
 from __future__ import annotations
 
 import uuid
@@ -57,8 +58,11 @@ SELECT ev.seq, s.consumer FROM ev JOIN unnest(%s::text[], %s::text[]) AS s(event
 """
 
 
-async def insert_events(conn: psycopg.AsyncConnection[Any], events: Sequence[Event],
-                        subscriptions: Mapping[str, frozenset[str]] | None = None) -> None:
+async def insert_events(
+    conn: psycopg.AsyncConnection[Any],
+    events: Sequence[Event],
+    subscriptions: Mapping[str, frozenset[str]] | None = None,
+) -> None:
     """Append events and their pending deliveries inside the caller's transaction: one statement, one round trip.
     Payloads are written only for event types whose consumers read them (domain.events); an event type missing
     from the catalogue is a ValueError."""
@@ -67,9 +71,18 @@ async def insert_events(conn: psycopg.AsyncConnection[Any], events: Sequence[Eve
     payloads = [_json(outbox_payload(e.event_type, e.payload)) for e in events]
     types = sorted({e.event_type for e in events})
     pairs = [(t, c) for t in types for c in consumers_of(t, subscriptions)]
-    await conn.execute(_INSERT, (
-        [e.event_id for e in events], [e.event_type for e in events], [e.user_id for e in events],
-        [e.aggregate_id for e in events], payloads, [p[0] for p in pairs], [p[1] for p in pairs]))
+    await conn.execute(
+        _INSERT,
+        (
+            [e.event_id for e in events],
+            [e.event_type for e in events],
+            [e.user_id for e in events],
+            [e.aggregate_id for e in events],
+            payloads,
+            [p[0] for p in pairs],
+            [p[1] for p in pairs],
+        ),
+    )
 
 
 class PgOutbox:
@@ -85,14 +98,16 @@ class PgOutbox:
             "SELECT d.seq, d.attempts, o.event_id, o.event_type, o.user_id, o.aggregate_id, o.payload, o.created_at"
             " FROM outbox_deliveries d JOIN outbox o ON o.seq = d.seq"
             " WHERE d.consumer = %s AND d.next_attempt_at <= now() ORDER BY d.next_attempt_at, d.seq LIMIT %s",
-            (consumer, limit))
+            (consumer, limit),
+        )
         return await cur.fetchall()
 
     async def delivered(self, consumer: str, seqs: Sequence[int]) -> None:
         """The consumer applied these: their deliveries are done."""
         if seqs:
-            await self.conn.execute("DELETE FROM outbox_deliveries WHERE consumer = %s AND seq = ANY(%s)",
-                                    (consumer, list(seqs)))
+            await self.conn.execute(
+                "DELETE FROM outbox_deliveries WHERE consumer = %s AND seq = ANY(%s)", (consumer, list(seqs))
+            )
 
     async def failed(self, consumer: str, failures: Mapping[int, str], policy: RetryPolicy) -> list[int]:
         """Count a failed attempt for each delivery (with its error) and back off; deliveries that reached
@@ -104,7 +119,8 @@ class PgOutbox:
             "UPDATE outbox_deliveries d SET attempts = d.attempts + 1, last_error = f.error,"
             " next_attempt_at = now() + make_interval(secs => least(%s, %s * power(2, d.attempts)))"
             " FROM unnest(%s::bigint[], %s::text[]) AS f(seq, error) WHERE d.consumer = %s AND d.seq = f.seq",
-            (policy.backoff_max_s, policy.backoff_base_s, seqs, [failures[s][:2000] for s in seqs], consumer))
+            (policy.backoff_max_s, policy.backoff_base_s, seqs, [failures[s][:2000] for s in seqs], consumer),
+        )
         cur = await self.conn.execute(
             "WITH dead AS (DELETE FROM outbox_deliveries WHERE consumer = %s AND seq = ANY(%s) AND attempts >= %s"
             " RETURNING seq, consumer, attempts, last_error)"
@@ -112,7 +128,8 @@ class PgOutbox:
             " SELECT seq, consumer, attempts, last_error FROM dead"
             " ON CONFLICT (seq, consumer) DO UPDATE SET attempts = EXCLUDED.attempts,"
             " last_error = EXCLUDED.last_error, failed_at = now() RETURNING seq",
-            (consumer, seqs, policy.max_attempts))
+            (consumer, seqs, policy.max_attempts),
+        )
         return sorted(r["seq"] for r in await cur.fetchall())
 
     async def dead_letters(self, limit: int = 100, consumer: str | None = None) -> list[dict[str, Any]]:
@@ -122,7 +139,8 @@ class PgOutbox:
             "SELECT x.seq, x.consumer, x.attempts, x.last_error, x.failed_at, o.event_id, o.event_type, o.user_id,"
             " o.aggregate_id, o.created_at FROM outbox_dead_letters x JOIN outbox o ON o.seq = x.seq"
             " WHERE %s::text IS NULL OR x.consumer = %s ORDER BY x.failed_at, x.seq LIMIT %s",
-            (consumer, consumer, limit))
+            (consumer, consumer, limit),
+        )
         return await cur.fetchall()
 
     async def replay(self, seq: int | None = None, consumer: str | None = None) -> int:
@@ -133,7 +151,8 @@ class PgOutbox:
             " AND (%s::text IS NULL OR consumer = %s) RETURNING seq, consumer)"
             " INSERT INTO outbox_deliveries (seq, consumer) SELECT seq, consumer FROM back"
             " ON CONFLICT (seq, consumer) DO NOTHING RETURNING seq",
-            (seq, seq, consumer, consumer))
+            (seq, seq, consumer, consumer),
+        )
         return len(await cur.fetchall())
 
     async def prune(self, retention_s: float, limit: int = 1000) -> int:
@@ -143,14 +162,17 @@ class PgOutbox:
             " WHERE o.created_at < now() - make_interval(secs => %s)"
             " AND NOT EXISTS (SELECT 1 FROM outbox_deliveries d WHERE d.seq = o.seq)"
             " AND NOT EXISTS (SELECT 1 FROM outbox_dead_letters x WHERE x.seq = o.seq)"
-            " ORDER BY o.seq LIMIT %s)", (retention_s, limit))
+            " ORDER BY o.seq LIMIT %s)",
+            (retention_s, limit),
+        )
         return cur.rowcount
 
     async def backlog(self) -> dict[str, dict[str, int]]:
         """Per consumer: deliveries pending and dead letters (for operators)."""
         cur = await self.conn.execute(
             "SELECT consumer, 'pending' AS kind, count(*) AS n FROM outbox_deliveries GROUP BY consumer"
-            " UNION ALL SELECT consumer, 'dead', count(*) FROM outbox_dead_letters GROUP BY consumer")
+            " UNION ALL SELECT consumer, 'dead', count(*) FROM outbox_dead_letters GROUP BY consumer"
+        )
         out: dict[str, dict[str, int]] = {}
         for row in await cur.fetchall():
             out.setdefault(row["consumer"], {"pending": 0, "dead": 0})[row["kind"]] = int(row["n"])

@@ -1,4 +1,5 @@
 """Deleting samples from Cassandra, driven by the sample_purges table in Postgres so a failure is retried later."""
+
 from __future__ import annotations
 
 import uuid

@@ -1,4 +1,5 @@
 """Reconciling samples written ahead of a summary that never committed (the client gave up after a 503)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -18,13 +19,17 @@ async def reconcile_pending(pg: Postgres, cas: Cassandra, grace_s: float) -> int
     cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=grace_s)
     resolved = 0
     for shard in range(PENDING_SHARDS):
-        rows = [r for r in await cas.execute(cas.prepare(_SELECT), (shard,))
-                if r.created_at.replace(tzinfo=dt.UTC) <= cutoff]
+        rows = [
+            r
+            for r in await cas.execute(cas.prepare(_SELECT), (shard,))
+            if r.created_at.replace(tzinfo=dt.UTC) <= cutoff
+        ]
         if not rows:
             continue
         async with pg.connection() as conn:
-            cur = await conn.execute("SELECT activity_id FROM activities WHERE activity_id = ANY(%s)",
-                                     ([r.activity_id for r in rows],))
+            cur = await conn.execute(
+                "SELECT activity_id FROM activities WHERE activity_id = ANY(%s)", ([r.activity_id for r in rows],)
+            )
             committed = {r["activity_id"] for r in cast(list[dict[str, Any]], await cur.fetchall())}
         for row in rows:
             if row.activity_id not in committed:

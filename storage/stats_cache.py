@@ -11,6 +11,7 @@ bumped by the stats actor on every change; `u:{id}:{what}` (stats, records, goal
   without bound); entries expire after `ttl_s` anyway.
 Any Redis failure is `Unavailable("redis")`: the caller reads from the actor instead (the API fails open).
 """
+
 from __future__ import annotations
 
 import uuid
@@ -69,8 +70,10 @@ class RedisStatsCache:
 
     async def put(self, user_id: uuid.UUID, what: str, key: str, version: str, value: bytes) -> None:
         try:
-            await self._put(keys=[version_key(user_id), cache_key(user_id, what)],
-                            args=[version, key, value, self.ttl_s, self.max_entries])
+            await self._put(
+                keys=[version_key(user_id), cache_key(user_id, what)],
+                args=[version, key, value, self.ttl_s, self.max_entries],
+            )
         except (RedisError, OSError) as exc:
             raise StorageUnavailable("redis", type(exc).__name__) from exc
 

@@ -1,4 +1,5 @@
 """Progress: totals, streaks, personal records, training load, goals and insights per user (pure, incremental)."""
+
 from .facts import ActivityFact
 from .goals import GOAL_TYPES, Goal
 from .user_stats import UserStats, recompute

@@ -1,4 +1,5 @@
 """ActivityFact: the slice of an activity that stats need, and its JSON form."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, fields

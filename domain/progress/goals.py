@@ -3,6 +3,7 @@
 A goal's periods are the calendar periods overlapping [start_date, end_date], clipped to those dates: a weekly goal
 created on a Wednesday counts that week's activities from Wednesday on.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -14,8 +15,12 @@ from .periods import next_period_start, period_end, period_start, shift_periods
 from .totals import ALL, METRICS, SCALE, PeriodTotals
 
 GOAL_PERIODS: dict[str, str] = {"weekly": "week", "monthly": "month", "yearly": "year"}
-GOAL_METRICS: dict[str, str] = {"distance": "distance_m", "duration": "moving_s", "count": "count",
-                                "elevation": "elevation_gain_m"}
+GOAL_METRICS: dict[str, str] = {
+    "distance": "distance_m",
+    "duration": "moving_s",
+    "count": "count",
+    "elevation": "elevation_gain_m",
+}
 # Every weekly/monthly/yearly × distance/duration/count/elevation pair, e.g. "weekly_distance".
 GOAL_TYPES: tuple[str, ...] = tuple(f"{p}_{m}" for p in GOAL_PERIODS for m in GOAL_METRICS)
 
@@ -89,9 +94,14 @@ def goal_to_dict(g: Goal) -> dict[str, Any]:
 def goal_from_dict(d: dict[str, Any]) -> Goal:
     """Inverse of goal_to_dict."""
     end = d.get("end_date")
-    return Goal(goal_id=str(d["goal_id"]), goal_type=d["goal_type"], target_value=float(d["target_value"]),
-                start_date=date.fromisoformat(str(d["start_date"])),
-                end_date=date.fromisoformat(str(end)) if end else None, sport=d.get("sport"))
+    return Goal(
+        goal_id=str(d["goal_id"]),
+        goal_type=d["goal_type"],
+        target_value=float(d["target_value"]),
+        start_date=date.fromisoformat(str(d["start_date"])),
+        end_date=date.fromisoformat(str(end)) if end else None,
+        sport=d.get("sport"),
+    )
 
 
 def window_value(goal: Goal, totals: PeriodTotals, w: Window) -> float:
@@ -108,8 +118,12 @@ def window_value(goal: Goal, totals: PeriodTotals, w: Window) -> float:
 def period_view(goal: Goal, totals: PeriodTotals, w: Window) -> dict[str, Any]:
     """One period of a goal: bounds, progress, achieved."""
     value = window_value(goal, totals, w)
-    return {"period_start": w[0].isoformat(), "period_end": w[1].isoformat(), "progress": value,
-            "achieved": value >= goal.target_value}
+    return {
+        "period_start": w[0].isoformat(),
+        "period_end": w[1].isoformat(),
+        "progress": value,
+        "achieved": value >= goal.target_value,
+    }
 
 
 def goal_view(goal: Goal, totals: PeriodTotals, today: date) -> dict[str, Any]:
@@ -118,16 +132,25 @@ def goal_view(goal: Goal, totals: PeriodTotals, today: date) -> dict[str, Any]:
     cur = goal.window(min(max(today, goal.start_date), end))
     assert cur is not None  # the day is clamped into the goal's dates
     now = period_view(goal, totals, cur)
-    return {"goal_id": goal.goal_id, "goal_type": goal.goal_type, "sport": goal.sport,
-            "target_value": goal.target_value, "period": goal.period,
-            "start_date": goal.start_date.isoformat(), "end_date": goal.end_date.isoformat() if goal.end_date else None,
-            "current_period_progress": now["progress"], "current_period_start": now["period_start"],
-            "current_period_end": now["period_end"], "achieved": now["achieved"],
-            "history": [period_view(goal, totals, w) for w in goal.windows(min(today, end), HISTORY_PERIODS)]}
+    return {
+        "goal_id": goal.goal_id,
+        "goal_type": goal.goal_type,
+        "sport": goal.sport,
+        "target_value": goal.target_value,
+        "period": goal.period,
+        "start_date": goal.start_date.isoformat(),
+        "end_date": goal.end_date.isoformat() if goal.end_date else None,
+        "current_period_progress": now["progress"],
+        "current_period_start": now["period_start"],
+        "current_period_end": now["period_end"],
+        "achieved": now["achieved"],
+        "history": [period_view(goal, totals, w) for w in goal.windows(min(today, end), HISTORY_PERIODS)],
+    }
 
 
-def achieved_event(goal: Goal, totals: PeriodTotals, d: date, emitted: set[tuple[str, str]],
-                   activity_id: str | None = None) -> dict[str, Any] | None:
+def achieved_event(
+    goal: Goal, totals: PeriodTotals, d: date, emitted: set[tuple[str, str]], activity_id: str | None = None
+) -> dict[str, Any] | None:
     """A goal_achieved event if the goal's period holding d is met and not yet announced (recorded in `emitted`)."""
     w = goal.window(d)
     if w is None:
@@ -137,6 +160,14 @@ def achieved_event(goal: Goal, totals: PeriodTotals, d: date, emitted: set[tuple
     if key in emitted or value < goal.target_value:
         return None
     emitted.add(key)
-    return {"type": "goal_achieved", "goal_id": goal.goal_id, "goal_type": goal.goal_type, "sport": goal.sport,
-            "period_start": w[0].isoformat(), "period_end": w[1].isoformat(), "target_value": goal.target_value,
-            "value": value, "activity_id": activity_id}
+    return {
+        "type": "goal_achieved",
+        "goal_id": goal.goal_id,
+        "goal_type": goal.goal_type,
+        "sport": goal.sport,
+        "period_start": w[0].isoformat(),
+        "period_end": w[1].isoformat(),
+        "target_value": goal.target_value,
+        "value": value,
+        "activity_id": activity_id,
+    }

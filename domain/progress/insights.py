@@ -1,4 +1,5 @@
 """Per-activity insights: new PR, 2nd-best effort, longest this month, week over week, streak extended."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -11,8 +12,12 @@ from .records import RecordBook, RecordKey, record_values, unit
 from .streaks import run_through, week_index
 from .totals import ALL, PeriodTotals
 
-LABELS: dict[str, str] = {"longest": "Longest {sport}", "biggest_climb": "Biggest {sport} climb",
-                          "one_rm": "Best {name} 1RM", "best_effort": "{name} {sport}"}
+LABELS: dict[str, str] = {
+    "longest": "Longest {sport}",
+    "biggest_climb": "Biggest {sport} climb",
+    "one_rm": "Best {name} 1RM",
+    "best_effort": "{name} {sport}",
+}
 
 
 def fmt_value(key: RecordKey, value: float) -> str:
@@ -56,8 +61,15 @@ def longest_this_month(fact: ActivityFact, same_month: Iterable[ActivityFact]) -
     best = min(peers, key=lambda f: (-f.distance_m, f.sort_key()))
     if best.activity_id != fact.activity_id:
         return []
-    return [{"kind": "longest_this_month", "sport": fact.sport, "value": fact.distance_m, "unit": "m",
-             "message": f"Longest {fact.sport} this month: {fact.distance_m / 1000:.1f} km"}]
+    return [
+        {
+            "kind": "longest_this_month",
+            "sport": fact.sport,
+            "value": fact.distance_m,
+            "unit": "m",
+            "message": f"Longest {fact.sport} this month: {fact.distance_m / 1000:.1f} km",
+        }
+    ]
 
 
 def week_over_week(fact: ActivityFact, day: date, totals: PeriodTotals) -> list[dict[str, Any]]:
@@ -69,8 +81,17 @@ def week_over_week(fact: ActivityFact, day: date, totals: PeriodTotals) -> list[
         return []
     pct = round((this / last - 1.0) * 100)
     word = "more" if pct >= 0 else "less"
-    return [{"kind": "week_over_week", "sport": fact.sport, "metric": "distance", "percent": pct,
-             "this_week": this, "last_week": last, "message": f"{abs(pct)} % {word} distance than last week"}]
+    return [
+        {
+            "kind": "week_over_week",
+            "sport": fact.sport,
+            "metric": "distance",
+            "percent": pct,
+            "this_week": this,
+            "last_week": last,
+            "message": f"{abs(pct)} % {word} distance than last week",
+        }
+    ]
 
 
 def streak_extended(day: date, first_of_day: bool, first_of_week: bool, totals: PeriodTotals) -> list[dict[str, Any]]:
@@ -81,9 +102,16 @@ def streak_extended(day: date, first_of_day: bool, first_of_week: bool, totals: 
     days = run_through(has_day, day.toordinal(), forward=False) if first_of_day else 0
     weeks = run_through(has_week, week_index(day), forward=False) if first_of_week else 0
     if days >= 2:
-        out.append({"kind": "streak_extended", "period": "daily", "length": days,
-                    "message": f"Streak extended to {days} days"})
+        out.append(
+            {"kind": "streak_extended", "period": "daily", "length": days, "message": f"Streak extended to {days} days"}
+        )
     if weeks >= 2:
-        out.append({"kind": "streak_extended", "period": "weekly", "length": weeks,
-                    "message": f"Weekly streak extended to {weeks} weeks"})
+        out.append(
+            {
+                "kind": "streak_extended",
+                "period": "weekly",
+                "length": weeks,
+                "message": f"Weekly streak extended to {weeks} weeks",
+            }
+        )
     return out

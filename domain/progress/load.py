@@ -1,4 +1,5 @@
 """Training load: per-activity Banister TRIMP (fallback duration × sport intensity), fitness, fatigue, form."""
+
 from __future__ import annotations
 
 import math
@@ -17,8 +18,13 @@ FATIGUE_DAYS = 7  # ATL time constant
 SEX_FACTORS: dict[str, tuple[float, float]] = {"male": (0.64, 1.92), "female": (0.86, 1.67)}
 # Without heart rate: TRIMP-equivalent per minute at a typical effort (≈ Banister at 55–65 % HR reserve).
 SPORT_INTENSITY: dict[str, float] = {
-    "running": 1.2, "cycling": 1.0, "swimming": 1.1, "hiking": 0.8, "walking": 0.5,
-    "weightlifting": 0.8, "other": 0.8,
+    "running": 1.2,
+    "cycling": 1.0,
+    "swimming": 1.1,
+    "hiking": 0.8,
+    "walking": 0.5,
+    "weightlifting": 0.8,
+    "other": 0.8,
 }
 
 
@@ -26,8 +32,12 @@ def athlete(profile: Mapping[str, Any] | None) -> AthleteProfile:
     """AthleteProfile from the stats profile dict (max_hr, resting_hr, sex, birth_year; all optional)."""
     p = profile or {}
     sex = p.get("sex")
-    return AthleteProfile(max_hr=p.get("max_hr"), resting_hr=p.get("resting_hr"), birth_year=p.get("birth_year"),
-                          sex=sex if sex in SEX_FACTORS else None)
+    return AthleteProfile(
+        max_hr=p.get("max_hr"),
+        resting_hr=p.get("resting_hr"),
+        birth_year=p.get("birth_year"),
+        sex=sex if sex in SEX_FACTORS else None,
+    )
 
 
 def trimp_per_minute(hr_reserve: float, sex: str | None) -> float:
@@ -63,5 +73,10 @@ def training_load(daily: Mapping[date, float], today: date) -> dict[str, float |
     ctl = ewma_at(days, loads, today.toordinal(), FITNESS_DAYS)
     atl = ewma_at(days, loads, today.toordinal(), FATIGUE_DAYS)
     week = sum(v for d, v in daily.items() if 0 <= (today - d).days < 7)
-    return {"fitness": round(ctl, 2), "fatigue": round(atl, 2), "form": round(ctl - atl, 2),
-            "load_last_7_days": round(week, 2), "as_of": today.isoformat()}
+    return {
+        "fitness": round(ctl, 2),
+        "fatigue": round(atl, 2),
+        "form": round(ctl - atl, 2),
+        "load_last_7_days": round(week, 2),
+        "as_of": today.isoformat(),
+    }

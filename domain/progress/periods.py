@@ -1,4 +1,5 @@
 """Calendar periods in the user's timezone: day, ISO week (Monday start), month, year."""
+
 from __future__ import annotations
 
 from datetime import date, timedelta

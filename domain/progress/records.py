@@ -3,6 +3,7 @@
 A record's history is the chronological chain (by activity start, not arrival) of strict improvements, so a late
 upload of an older, better effort rewrites it, and a delete hands the record to the next best.
 """
+
 from __future__ import annotations
 
 from bisect import bisect_left
@@ -16,8 +17,12 @@ from .facts import ActivityFact
 RecordKey = tuple[str, str, str]  # (category, sport, name); one_rm uses sport "any" and the exercise as name
 Entry = tuple[float, str, float, str]  # (start timestamp, activity_id, value, start ISO)
 CATEGORIES: tuple[str, ...] = ("best_effort", "longest", "biggest_climb", "one_rm")
-VIEW_NAMES: dict[str, str] = {"best_effort": "best_efforts", "longest": "longest", "biggest_climb": "biggest_climb",
-                              "one_rm": "one_rm"}
+VIEW_NAMES: dict[str, str] = {
+    "best_effort": "best_efforts",
+    "longest": "longest",
+    "biggest_climb": "biggest_climb",
+    "one_rm": "one_rm",
+}
 
 
 def higher_is_better(key: RecordKey) -> bool:
@@ -175,5 +180,12 @@ class RecordBook:
 
 def record_event(key: RecordKey, cur: Entry, prev: Entry | None) -> dict[str, Any]:
     """A personal_record event payload."""
-    return {"type": "personal_record", "category": key[0], "sport": key[1], "name": key[2], "unit": unit(key),
-            **entry_dict(cur), "previous": entry_dict(prev) if prev else None}
+    return {
+        "type": "personal_record",
+        "category": key[0],
+        "sport": key[1],
+        "name": key[2],
+        "unit": unit(key),
+        **entry_dict(cur),
+        "previous": entry_dict(prev) if prev else None,
+    }

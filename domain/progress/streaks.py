@@ -1,4 +1,5 @@
 """Daily and weekly streaks, weekly frequency and active days, from the user's active local days."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
@@ -63,13 +64,17 @@ def streak_summary(day_counts: Mapping[date, int], today: date) -> dict[str, Any
     weeks = _sorted_unique(week_index(d) for d in day_counts)
     last = max((d for d in day_counts if d <= today), default=None)
     return {
-        "daily": {"current": current_run(days, today.toordinal()), "longest": longest_run(days),
-                  "last_active_day": last.isoformat() if last else None},
+        "daily": {
+            "current": current_run(days, today.toordinal()),
+            "longest": longest_run(days),
+            "last_active_day": last.isoformat() if last else None,
+        },
         "weekly": {"current": current_run(weeks, week_index(today)), "longest": longest_run(weeks)},
-        "activities_per_week": {"last_4_weeks": activities_per_week(day_counts, today, 4),
-                                "last_12_weeks": activities_per_week(day_counts, today, 12)},
-        "active_days_this_month": sum(1 for d in day_counts if d.replace(day=1) == today.replace(day=1)
-                                      and d <= today),
+        "activities_per_week": {
+            "last_4_weeks": activities_per_week(day_counts, today, 4),
+            "last_12_weeks": activities_per_week(day_counts, today, 12),
+        },
+        "active_days_this_month": sum(1 for d in day_counts if d.replace(day=1) == today.replace(day=1) and d <= today),
     }
 
 

@@ -1,4 +1,5 @@
 """Per-sport, per-period totals kept by exact integer add/subtract (thousandths of each unit)."""
+
 from __future__ import annotations
 
 import math
@@ -25,8 +26,15 @@ def milli(x: float | None) -> int:
 
 def fact_vector(fact: ActivityFact, load: float) -> tuple[int, ...]:
     """The metric vector one activity adds, in thousandths, ordered as METRICS."""
-    return (SCALE, milli(fact.distance_m), milli(fact.duration_s), milli(fact.elevation_gain_m),
-            milli(fact.calories), milli(fact.volume_kg), milli(load))
+    return (
+        SCALE,
+        milli(fact.distance_m),
+        milli(fact.duration_s),
+        milli(fact.elevation_gain_m),
+        milli(fact.calories),
+        milli(fact.volume_kg),
+        milli(load),
+    )
 
 
 def period_keys(sport: str, day: date) -> list[Key]:

@@ -8,6 +8,7 @@ goal_achieved is announced at most once per (goal, period), ever: the (goal_id, 
 kept (also in the checkpoint); a delete that takes a period back under target and a later upload that reaches it
 again do not announce it a second time. A late upload that completes a past period announces it then.
 """
+
 from __future__ import annotations
 
 from bisect import insort
@@ -29,8 +30,13 @@ from .totals import ALL, LIFETIME, METRICS, SCALE, PeriodTotals, fact_vector
 
 SEEN_LIMIT = 10_000  # event ids remembered for idempotency (oldest forgotten first)
 MAX_SERIES_POINTS = 5_000
-PROGRESS_METRICS: dict[str, str] = {"distance": "distance_m", "duration": "moving_s", "count": "count",
-                                    "elevation": "elevation_gain_m", "load": "load"}
+PROGRESS_METRICS: dict[str, str] = {
+    "distance": "distance_m",
+    "duration": "moving_s",
+    "count": "count",
+    "elevation": "elevation_gain_m",
+    "load": "load",
+}
 Kind = Literal["created", "updated", "deleted"]
 
 
@@ -131,12 +137,20 @@ class UserStats:
             return []
         d, out = self._day_of[new.activity_id], []
         for period, fresh, x, member, units in (
-                ("daily", fresh_day, d.toordinal(), self._day_active, self._day_ordinals),
-                ("weekly", fresh_week, week_index(d), self._week_active, self._week_indices)):
+            ("daily", fresh_day, d.toordinal(), self._day_active, self._day_ordinals),
+            ("weekly", fresh_week, week_index(d), self._week_active, self._week_indices),
+        ):
             n = run_through(member, x) if fresh else 0
             if n >= 2:
-                out.append({"type": "streak", "period": period, "length": n, "day": d.isoformat(),
-                            "longest_ever": n >= longest_run(units())})
+                out.append(
+                    {
+                        "type": "streak",
+                        "period": period,
+                        "length": n,
+                        "day": d.isoformat(),
+                        "longest_ever": n >= longest_run(units()),
+                    }
+                )
         return out
 
     def _day_active(self, o: int) -> bool:
@@ -209,15 +223,19 @@ class UserStats:
         daily_load = {d: self._totals.vector(ALL, "day", d)[METRICS.index("load")] / SCALE for d in self._by_day}
         latest = max(self._facts.values(), key=ActivityFact.sort_key, default=None)
         return {
-            "user_id": self.user_id, "timezone": self.tz, "as_of": today.isoformat(),
+            "user_id": self.user_id,
+            "timezone": self.tz,
+            "as_of": today.isoformat(),
             "ytd_distance": self._totals.metric(ALL, "year", period_start(today, "year"), "distance_m"),
             "lifetime_workouts": self._totals.metric(ALL, "lifetime", LIFETIME, "count"),
             "totals": {s: self._current_totals(s, today) for s in [ALL, *self._totals.sports()]},
             "streaks": streak_summary({d: len(a) for d, a in self._by_day.items()}, today),
             "personal_records": self._book.view(with_history=False),
             "training_load": training_load(daily_load, today),
-            "insights": {"activity_id": latest.activity_id if latest else None,
-                         "items": self.insights_for(latest.activity_id) if latest else []},
+            "insights": {
+                "activity_id": latest.activity_id if latest else None,
+                "items": self.insights_for(latest.activity_id) if latest else [],
+            },
         }
 
     def _current_totals(self, sport: str, today: date) -> dict[str, dict[str, Any]]:
@@ -238,8 +256,9 @@ class UserStats:
         today = today or self.today()
         return [goal_view(g, self._totals, today) for g in self._goals]
 
-    def progress(self, metric: str, period: str, sport: str | None = None, start: date | None = None,
-                 end: date | None = None) -> list[dict[str, Any]]:
+    def progress(
+        self, metric: str, period: str, sport: str | None = None, start: date | None = None, end: date | None = None
+    ) -> list[dict[str, Any]]:
         """Zero-filled series [{"period_start", "value"}] of distance|duration|count|elevation|load per period."""
         if metric not in PROGRESS_METRICS:
             raise ValueError(f"unknown metric {metric!r}")
@@ -249,9 +268,13 @@ class UserStats:
         starts = period_starts(start, end, kind)
         if len(starts) > MAX_SERIES_POINTS:
             raise ValueError("range too long")
-        return [{"period_start": s.isoformat(), "value": self._totals.metric(sport or ALL, kind, s,
-                                                                          PROGRESS_METRICS[metric])}
-                for s in starts]
+        return [
+            {
+                "period_start": s.isoformat(),
+                "value": self._totals.metric(sport or ALL, kind, s, PROGRESS_METRICS[metric]),
+            }
+            for s in starts
+        ]
 
     def insights_for(self, activity_id: str) -> list[dict[str, Any]]:
         """Insights for one stored activity ([] when unknown)."""
@@ -259,11 +282,14 @@ class UserStats:
         if fact is None:
             return []
         day = self._day_of[activity_id]
-        return (record_insights(fact, self._book)
-                + longest_this_month(fact, self._month_peers(fact, day))
-                + week_over_week(fact, day, self._totals)
-                + streak_extended(day, self._first_in(fact, [day]), self._first_in(fact, self._week_days(day)),
-                                  self._totals))
+        return (
+            record_insights(fact, self._book)
+            + longest_this_month(fact, self._month_peers(fact, day))
+            + week_over_week(fact, day, self._totals)
+            + streak_extended(
+                day, self._first_in(fact, [day]), self._first_in(fact, self._week_days(day)), self._totals
+            )
+        )
 
     def _month_peers(self, fact: ActivityFact, day: date) -> list[ActivityFact]:
         """Facts of the same sport in the local month of `day`."""
@@ -285,10 +311,16 @@ class UserStats:
 
     def to_state(self) -> dict[str, Any]:
         """JSON-able checkpoint: facts, remembered event ids, announced goal periods, goals, tz, profile."""
-        return {"version": 1, "user_id": self.user_id, "tz": self.tz, "profile": self.profile,
-                "facts": [fact_to_dict(f) for f in self.facts()], "seen": list(self._seen),
-                "emitted": sorted([g, p] for g, p in self._emitted),
-                "goals": [goal_to_dict(g) for g in self._goals]}
+        return {
+            "version": 1,
+            "user_id": self.user_id,
+            "tz": self.tz,
+            "profile": self.profile,
+            "facts": [fact_to_dict(f) for f in self.facts()],
+            "seen": list(self._seen),
+            "emitted": sorted([g, p] for g, p in self._emitted),
+            "goals": [goal_to_dict(g) for g in self._goals],
+        }
 
     @classmethod
     def from_state(cls, d: dict[str, Any]) -> UserStats:
@@ -312,8 +344,13 @@ def _checked(kind: str, fact: ActivityFact | None, activity_id: str) -> Activity
     return fact
 
 
-def recompute(user_id: str, tz: str, facts: Iterable[ActivityFact], goals: Iterable[Goal] = (),
-              profile: dict[str, Any] | None = None) -> UserStats:
+def recompute(
+    user_id: str,
+    tz: str,
+    facts: Iterable[ActivityFact],
+    goals: Iterable[Goal] = (),
+    profile: dict[str, Any] | None = None,
+) -> UserStats:
     """UserStats built from scratch (all met goal periods count as announced)."""
     s = UserStats(user_id, tz, profile)
     s._rebuild(facts)

@@ -2,6 +2,7 @@
 
 Reads answer ready JSON bytes with an `ETag`; a request whose `If-None-Match` names it gets 304 and no body.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -31,39 +32,46 @@ def _answer(doc: Document, if_none_match: str | None) -> Response:
 
 
 @router.get("/users/{user_id}/stats", responses={200: {"description": "the user's stats"}, **_CACHED})
-async def get_stats(user_id: UserRef, who: CurrentUser, svc: Progress,
-                    if_none_match: IfNoneMatch = None) -> Response:
+async def get_stats(user_id: UserRef, who: CurrentUser, svc: Progress, if_none_match: IfNoneMatch = None) -> Response:
     """ytd_distance, lifetime_workouts, totals per sport and period, streaks, personal records, training load."""
     return _answer(await svc.stats(require_self(who, user_id)), if_none_match)
 
 
 @router.get("/users/{user_id}/records", responses={200: {"description": "records and their history"}, **_CACHED})
-async def get_records(user_id: UserRef, who: CurrentUser, svc: Progress,
-                      if_none_match: IfNoneMatch = None) -> Response:
+async def get_records(user_id: UserRef, who: CurrentUser, svc: Progress, if_none_match: IfNoneMatch = None) -> Response:
     """Personal records with the history of when each was set and by which activity."""
     return _answer(await svc.records(require_self(who, user_id)), if_none_match)
 
 
 @router.get("/users/{user_id}/progress", responses={200: {"model": ProgressSeries}, **_CACHED})
-async def get_progress(user_id: UserRef, who: CurrentUser, svc: Progress,
-                       metric: Literal["distance", "duration", "count", "elevation", "load"] = "distance",
-                       period: Literal["weekly", "monthly"] = "weekly", sport: ActivityType | None = None,
-                       from_: Annotated[dt.date | None, Query(alias="from")] = None,
-                       to: dt.date | None = None, if_none_match: IfNoneMatch = None) -> Response:
+async def get_progress(
+    user_id: UserRef,
+    who: CurrentUser,
+    svc: Progress,
+    metric: Literal["distance", "duration", "count", "elevation", "load"] = "distance",
+    period: Literal["weekly", "monthly"] = "weekly",
+    sport: ActivityType | None = None,
+    from_: Annotated[dt.date | None, Query(alias="from")] = None,
+    to: dt.date | None = None,
+    if_none_match: IfNoneMatch = None,
+) -> Response:
     """A zero-filled series of one metric per week or month (at most 10 years; default: the last 12 periods)."""
     doc = await svc.progress(require_self(who, user_id), metric, period, sport, from_, to)
     return _answer(doc, if_none_match)
 
 
 @router.get("/users/{user_id}/goals", responses={200: {"model": list[GoalPublic]}, **_CACHED})
-async def list_goals(user_id: UserRef, who: CurrentUser, svc: Progress,
-                     if_none_match: IfNoneMatch = None) -> Response:
+async def list_goals(user_id: UserRef, who: CurrentUser, svc: Progress, if_none_match: IfNoneMatch = None) -> Response:
     """Every goal with its current period's progress and its recent periods."""
     return _answer(await svc.goals(require_self(who, user_id)), if_none_match)
 
 
-@router.post("/goals", status_code=status.HTTP_201_CREATED, response_model=GoalPublic,
-             responses={409: {"description": "the user already has the maximum number of goals"}})
+@router.post(
+    "/goals",
+    status_code=status.HTTP_201_CREATED,
+    response_model=GoalPublic,
+    responses={409: {"description": "the user already has the maximum number of goals"}},
+)
 async def create_goal(body: GoalCreate, who: CurrentUser, svc: Progress) -> dict[str, Any]:
     """A target per week, month or year, optionally for one sport (start within 5 years of today)."""
     return await svc.create_goal(require_self(who, body.user_id), body.model_dump(exclude={"user_id"}))

@@ -1,4 +1,5 @@
 """Goal and stats schemas."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -10,8 +11,18 @@ from pydantic import BaseModel, ConfigDict, Field
 from serve_app.schemas.activities import ActivityType
 
 GoalType = Literal[
-    "weekly_distance", "monthly_distance", "yearly_distance", "weekly_duration", "monthly_duration", "yearly_duration",
-    "weekly_count", "monthly_count", "yearly_count", "weekly_elevation", "monthly_elevation", "yearly_elevation",
+    "weekly_distance",
+    "monthly_distance",
+    "yearly_distance",
+    "weekly_duration",
+    "monthly_duration",
+    "yearly_duration",
+    "weekly_count",
+    "monthly_count",
+    "yearly_count",
+    "weekly_elevation",
+    "monthly_elevation",
+    "yearly_elevation",
 ]
 
 

@@ -1,5 +1,6 @@
 """Fakes for the progress ports: goals, the stats repository, the outbox delivery state, the stats cache and the
 stats shards (a real StatsHost per shard, without Ray)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -33,8 +34,7 @@ class FakeGoals:
 
     async def insert(self, row: Row) -> None:
         now = dt.datetime.now(dt.UTC)
-        self.t["goals"][row["goal_id"]] = {"sport": None, "end_date": None, **row, "created_at": now,
-                                           "updated_at": now}
+        self.t["goals"][row["goal_id"]] = {"sport": None, "end_date": None, **row, "created_at": now, "updated_at": now}
 
     async def update(self, goal_id: uuid.UUID, changes: Row) -> None:
         self.t["goals"][goal_id].update(changes, updated_at=dt.datetime.now(dt.UTC))
@@ -86,14 +86,26 @@ class FakeOutbox:
 
     async def due(self, consumer: str, limit: int) -> list[Row]:
         now, events = self.clock(), self._events()
-        keys = sorted((d["next_attempt_at"], seq) for (seq, c), d in self.t["outbox_deliveries"].items()
-                      if c == consumer and d["next_attempt_at"] <= now)
+        keys = sorted(
+            (d["next_attempt_at"], seq)
+            for (seq, c), d in self.t["outbox_deliveries"].items()
+            if c == consumer and d["next_attempt_at"] <= now
+        )
         out = []
         for _, seq in keys[:limit]:
             e, d = events[seq], self.t["outbox_deliveries"][(seq, consumer)]
-            out.append({"seq": seq, "attempts": d["attempts"], "event_id": e.event_id, "event_type": e.event_type,
-                        "user_id": e.user_id, "aggregate_id": e.aggregate_id, "payload": dict(e.payload),
-                        "created_at": e.created_at})
+            out.append(
+                {
+                    "seq": seq,
+                    "attempts": d["attempts"],
+                    "event_id": e.event_id,
+                    "event_type": e.event_type,
+                    "user_id": e.user_id,
+                    "aggregate_id": e.aggregate_id,
+                    "payload": dict(e.payload),
+                    "created_at": e.created_at,
+                }
+            )
         return out
 
     async def delivered(self, consumer: str, seqs: Sequence[int]) -> None:
@@ -112,23 +124,36 @@ class FakeOutbox:
             if d["attempts"] >= policy.max_attempts:
                 del self.t["outbox_deliveries"][(seq, consumer)]
                 self.t["outbox_dead_letters"][(seq, consumer)] = {
-                    "attempts": d["attempts"], "last_error": error, "failed_at": self.clock()}
+                    "attempts": d["attempts"],
+                    "last_error": error,
+                    "failed_at": self.clock(),
+                }
                 dead.append(seq)
         return sorted(dead)
 
     async def dead_letters(self, limit: int = 100, consumer: str | None = None) -> list[Row]:
         events = self._events()
-        rows = [{"seq": seq, "consumer": c, **x, "event_id": events[seq].event_id,
-                 "event_type": events[seq].event_type, "user_id": events[seq].user_id}
-                for (seq, c), x in self.t["outbox_dead_letters"].items() if consumer in (None, c)]
+        rows = [
+            {
+                "seq": seq,
+                "consumer": c,
+                **x,
+                "event_id": events[seq].event_id,
+                "event_type": events[seq].event_type,
+                "user_id": events[seq].user_id,
+            }
+            for (seq, c), x in self.t["outbox_dead_letters"].items()
+            if consumer in (None, c)
+        ]
         return sorted(rows, key=lambda r: (r["failed_at"], r["seq"]))[:limit]
 
     async def replay(self, seq: int | None = None, consumer: str | None = None) -> int:
         back = [k for k in self.t["outbox_dead_letters"] if seq in (None, k[0]) and consumer in (None, k[1])]
         for key in back:
             del self.t["outbox_dead_letters"][key]
-            self.t["outbox_deliveries"].setdefault(key, {"attempts": 0, "next_attempt_at": self.clock(),
-                                                         "last_error": None})
+            self.t["outbox_deliveries"].setdefault(
+                key, {"attempts": 0, "next_attempt_at": self.clock(), "last_error": None}
+            )
         return len(back)
 
     async def prune(self, retention_s: float, limit: int = 1000) -> int:

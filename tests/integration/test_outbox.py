@@ -2,6 +2,7 @@
 deliveries, only for subscribed consumers; the dispatcher's logic delivers, backs off, dead-letters after the cap,
 replays; pruning keeps what is pending or dead. A consumer name of this test's own keeps other sessions' dispatchers
 (which deliver the real consumers on the same database) out of its rows."""
+
 from __future__ import annotations
 
 import asyncio
@@ -27,6 +28,7 @@ def _run(settings: Settings, body: Callable[[Postgres, UnitOfWorkFactory], Await
             return await body(pg, cast(UnitOfWorkFactory, lambda: PostgresUnitOfWork(pg)))
         finally:
             await pg.close()
+
     return asyncio.run(go())
 
 
@@ -47,8 +49,9 @@ def consumer() -> str:
     return f"it-{uuid.uuid4().hex[:12]}"
 
 
-def test_events_and_their_deliveries_commit_together_and_only_for_subscribers(settings: Settings,
-                                                                              consumer: str) -> None:
+def test_events_and_their_deliveries_commit_together_and_only_for_subscribers(
+    settings: Settings, consumer: str
+) -> None:
     user = uuid.uuid4()
     subs = {consumer: frozenset({"activity_created"})}
     taken = Event("activity_created", user, uuid.uuid4(), {"distance": 5000})
@@ -59,8 +62,12 @@ def test_events_and_their_deliveries_commit_together_and_only_for_subscribers(se
             await insert_events(u.conn, [taken, untaken], subscriptions=subs)
         assert await _rows(pg, "SELECT 1 FROM outbox WHERE user_id = %s", user) == []
         await _emit(pg, subs, [taken, untaken])
-        rows = await _rows(pg, "SELECT o.event_type, o.payload, d.consumer, d.attempts FROM outbox o"
-                               " LEFT JOIN outbox_deliveries d USING (seq) WHERE o.user_id = %s ORDER BY o.seq", user)
+        rows = await _rows(
+            pg,
+            "SELECT o.event_type, o.payload, d.consumer, d.attempts FROM outbox o"
+            " LEFT JOIN outbox_deliveries d USING (seq) WHERE o.user_id = %s ORDER BY o.seq",
+            user,
+        )
         assert rows == [
             {"event_type": "activity_created", "payload": {}, "consumer": consumer, "attempts": 0},  # nobody reads it
             {"event_type": "streak", "payload": {"period": "daily", "length": 2}, "consumer": None, "attempts": None},
@@ -85,15 +92,18 @@ def test_deliver_back_off_dead_letter_replay_and_prune(settings: Settings, consu
 
     async def body(pg: Postgres, uow: UnitOfWorkFactory) -> None:
         await _emit(pg, subs, events)
-        dispatch = Dispatch(uow, {consumer: deliver}, RetryPolicy(max_attempts=3, backoff_base_s=0.05,
-                                                                  backoff_max_s=0.1))
+        dispatch = Dispatch(
+            uow, {consumer: deliver}, RetryPolicy(max_attempts=3, backoff_base_s=0.05, backoff_max_s=0.1)
+        )
         for _ in range(40):
             await dispatch.run_once()
             if dispatch.dead:
                 break
             await asyncio.sleep(0.06)
-        seqs = {r["event_id"]: r["seq"] for r in await _rows(
-            pg, "SELECT event_id, seq FROM outbox WHERE user_id = %s", user)}
+        seqs = {
+            r["event_id"]: r["seq"]
+            for r in await _rows(pg, "SELECT event_id, seq FROM outbox WHERE user_id = %s", user)
+        }
         bad = seqs[events[1].event_id]
         assert got.count(bad) == 3 and sorted(set(got)) == sorted(seqs.values())
         assert await _rows(pg, "SELECT seq FROM outbox_deliveries WHERE consumer = %s", consumer) == []
@@ -140,8 +150,12 @@ def test_a_failure_backs_off_before_the_next_attempt(settings: Settings, consume
         await dispatch.run_once()
         await dispatch.run_once()  # not due again for an hour
         assert calls == [1]
-        (row,) = await _rows(pg, "SELECT attempts, last_error, next_attempt_at > now() + interval '30 minutes' AS later"
-                                 " FROM outbox_deliveries WHERE consumer = %s", consumer)
+        (row,) = await _rows(
+            pg,
+            "SELECT attempts, last_error, next_attempt_at > now() + interval '30 minutes' AS later"
+            " FROM outbox_deliveries WHERE consumer = %s",
+            consumer,
+        )
         assert row == {"attempts": 1, "last_error": "ConnectionError: consumer down", "later": True}
         await _cleanup(pg, user)
 

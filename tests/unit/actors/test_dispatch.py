@@ -1,5 +1,6 @@
 """The dispatcher's logic (Dispatch) with fakes (issue 9 #16): per-consumer delivery state, redelivery, backoff,
 dead letters and replay, no tail for events no consumer takes, pruning after the retention."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -101,6 +102,7 @@ def test_a_delivery_whose_done_mark_is_lost_is_redelivered_without_double_counti
             return result
 
     from actors.dispatcher import stats_consumer
+
     stats = stats_consumer(w.shards)  # type: ignore[arg-type]
     w.dispatch.consumers["stats"] = FailMarking()
     w.drain()
@@ -163,6 +165,7 @@ def test_the_catalogue_covers_every_subscription_and_refuses_unknown_types() -> 
         async with w.db.uow() as uow:
             uow.emit("made_up", uuid.uuid4(), uuid.uuid4())
             await uow.commit()
+
     with pytest.raises(ValueError):
         run(emit_unknown())
     assert w.db.outbox == []

@@ -1,5 +1,6 @@
 """The stats shard's logic (StatsHost) with fakes: state changes only with the commit (issue 9 #14), poison events
 fail alone, deletes and erasure, reads raise domain errors."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -17,8 +18,12 @@ def _days_ago(n: int, hour: int = 9) -> dt.datetime:
 
 
 def _goal(w: World, user_id: uuid.UUID, km: float) -> None:
-    run(w.svc.create_goal(user_id, {"goal_type": "weekly_distance", "target_value": km * 1000,
-                                    "start_date": TODAY - dt.timedelta(days=30)}))
+    run(
+        w.svc.create_goal(
+            user_id,
+            {"goal_type": "weekly_distance", "target_value": km * 1000, "start_date": TODAY - dt.timedelta(days=30)},
+        )
+    )
 
 
 def test_a_checkpoint_that_fails_to_commit_changes_nothing_and_the_redelivered_event_announces_once() -> None:
@@ -39,8 +44,9 @@ def test_a_checkpoint_that_fails_to_commit_changes_nothing_and_the_redelivered_e
     w.drain()
     assert w.pending() == []
     assert w.stats(user)["lifetime_workouts"] == 2
-    longest = [e for e in w.events("personal_record", user)
-               if e.aggregate_id == second and e.payload["category"] == "longest"]
+    longest = [
+        e for e in w.events("personal_record", user) if e.aggregate_id == second and e.payload["category"] == "longest"
+    ]
     assert len(longest) == 1 and longest[0].payload["value"] == pytest.approx(10_000)
     assert len([e for e in w.events("goal_achieved", user) if e.aggregate_id == second]) == 1
     assert [e.payload["length"] for e in w.events("streak", user) if e.aggregate_id == second] == [2]
@@ -58,7 +64,8 @@ def test_a_poison_event_fails_alone_and_the_rest_of_the_users_batch_is_applied()
     good = w.save_activity(user, _days_ago(3), 5)
     poison = w.save_activity(user, _days_ago(2), 5)
     w.db.tables["facts"][poison] = w.db.tables["facts"][poison].__class__(
-        "not-this-activity", "running", _days_ago(2))  # its row yields a fact of another activity: apply raises
+        "not-this-activity", "running", _days_ago(2)
+    )  # its row yields a fact of another activity: apply raises
     later = w.save_activity(user, _days_ago(1), 5)
     w.drain()
     poison_seq = next(e.seq for e in w.events("activity_created", user) if e.aggregate_id == poison)
@@ -126,8 +133,13 @@ def test_reads_raise_domain_errors_not_value_errors() -> None:
     with pytest.raises(Invalid):
         run(host.read(user, "vibes"))
     with pytest.raises(Invalid):
-        run(host.read(user, "progress", {"metric": "distance", "period": "weekly", "start": dt.date(1, 1, 1),
-                                         "end": dt.date(9999, 12, 31)}))
+        run(
+            host.read(
+                user,
+                "progress",
+                {"metric": "distance", "period": "weekly", "start": dt.date(1, 1, 1), "end": dt.date(9999, 12, 31)},
+            )
+        )
 
 
 def test_postgres_down_fails_the_batch_and_memory_is_reloaded_from_the_checkpoint() -> None:

@@ -1,5 +1,6 @@
 """A progress world in memory: the fake database, two StatsHosts (the real shard logic) behind fake shards, the
 fake Redis cache, the dispatcher's logic with the stats consumer, and the ProgressService. No Ray, no services."""
+
 from __future__ import annotations
 
 import asyncio
@@ -35,8 +36,13 @@ class Clock:
 
 
 class World:
-    def __init__(self, *, limits: ProgressLimits = ProgressLimits(), policy: RetryPolicy = RetryPolicy(3, 1.0, 8.0),
-                 consumers: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        limits: ProgressLimits = ProgressLimits(),
+        policy: RetryPolicy = RetryPolicy(3, 1.0, 8.0),
+        consumers: dict[str, Any] | None = None,
+    ) -> None:
         self.clock = Clock()
         self.db = FakeDatabase(clock=self.clock)
         self.cache = FakeStatsCache()
@@ -52,18 +58,34 @@ class World:
         self.db.tables["users"][user_id] = {"timezone": tz}
         return user_id
 
-    def save_activity(self, user_id: uuid.UUID, start: dt.datetime, km: float, *, event: str = "activity_created",
-                      activity_id: uuid.UUID | None = None, revision: int = 1, **fact: Any) -> uuid.UUID:
+    def save_activity(
+        self,
+        user_id: uuid.UUID,
+        start: dt.datetime,
+        km: float,
+        *,
+        event: str = "activity_created",
+        activity_id: uuid.UUID | None = None,
+        revision: int = 1,
+        **fact: Any,
+    ) -> uuid.UUID:
         """Commit an activity's current row (as its fact) and its event, like the activity service does."""
         activity_id = activity_id or uuid.uuid4()
 
         async def go() -> None:
             async with self.db.uow() as uow:
                 uow.tables["facts"][activity_id] = ActivityFact(
-                    str(activity_id), fact.pop("sport", "running"), start, distance_m=km * 1000,
-                    moving_s=km * 300, revision=revision, **fact)
+                    str(activity_id),
+                    fact.pop("sport", "running"),
+                    start,
+                    distance_m=km * 1000,
+                    moving_s=km * 300,
+                    revision=revision,
+                    **fact,
+                )
                 uow.emit(event, user_id, activity_id)
                 await uow.commit()
+
         run(go())
         return activity_id
 
@@ -73,6 +95,7 @@ class World:
                 uow.tables["facts"].pop(activity_id, None)
                 uow.emit("activity_deleted", user_id, activity_id)
                 await uow.commit()
+
         run(go())
 
     def drain(self, rounds: int = 10, step_s: float = 0.0) -> None:

@@ -1,5 +1,6 @@
 """ProgressService with fakes: bounded ranges and goal counts (issue 9 #8), goal changes through the outbox,
 rollbacks, someone else's goals, and cached reads (one cache round trip, ready bytes, ETags)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -22,15 +23,20 @@ def _goals(w: World, user: uuid.UUID) -> list[dict]:
 
 # ---------------------------------------------------------------------------------------------- #8 bounds
 
-@pytest.mark.parametrize("start, end, field", [
-    (None, dt.date(9999, 12, 31), "to"),                      # was a 500 (date overflow in the shard)
-    (dt.date(1, 1, 1), dt.date(2026, 1, 1), "from"),          # was ~1 s of the shared actor per read
-    (dt.date(2000, 1, 1), dt.date(2020, 1, 1), "from"),       # 20 years: over the span
-    (dt.date(2026, 5, 1), dt.date(2026, 4, 1), "from"),       # reversed
-    (TODAY - dt.timedelta(days=4000), None, "from"),          # to defaults to today: still over the span
-])
-def test_progress_ranges_are_bounded_and_never_reach_the_shard(start: dt.date | None, end: dt.date | None,
-                                                                field: str) -> None:
+
+@pytest.mark.parametrize(
+    "start, end, field",
+    [
+        (None, dt.date(9999, 12, 31), "to"),  # was a 500 (date overflow in the shard)
+        (dt.date(1, 1, 1), dt.date(2026, 1, 1), "from"),  # was ~1 s of the shared actor per read
+        (dt.date(2000, 1, 1), dt.date(2020, 1, 1), "from"),  # 20 years: over the span
+        (dt.date(2026, 5, 1), dt.date(2026, 4, 1), "from"),  # reversed
+        (TODAY - dt.timedelta(days=4000), None, "from"),  # to defaults to today: still over the span
+    ],
+)
+def test_progress_ranges_are_bounded_and_never_reach_the_shard(
+    start: dt.date | None, end: dt.date | None, field: str
+) -> None:
     w = World()
     user = w.user()
     with pytest.raises(Invalid) as err:
@@ -42,19 +48,23 @@ def test_progress_ranges_are_bounded_and_never_reach_the_shard(start: dt.date | 
 def test_a_ten_year_weekly_series_is_answered() -> None:
     w = World()
     user = w.user()
-    series = orjson.loads(run(w.svc.progress(user, "distance", "weekly", None, TODAY - dt.timedelta(days=3650),
-                                             TODAY)).body)["series"]
+    series = orjson.loads(
+        run(w.svc.progress(user, "distance", "weekly", None, TODAY - dt.timedelta(days=3650), TODAY)).body
+    )["series"]
     assert 520 <= len(series) <= 523
 
 
-@pytest.mark.parametrize("goal, field", [
-    ({**WEEKLY, "start_date": dt.date(1, 1, 1)}, "start_date"),                         # a goal from year 1
-    ({**WEEKLY, "start_date": TODAY + dt.timedelta(days=3000)}, "start_date"),          # far in the future
-    ({**WEEKLY, "end_date": TODAY + dt.timedelta(days=20 * 366)}, "end_date"),          # a 20-year goal
-    ({**WEEKLY, "end_date": TODAY - dt.timedelta(days=30)}, "end_date"),                # ends before it starts
-    ({**WEEKLY, "goal_type": "daily_vibes"}, "goal_type"),
-    ({**WEEKLY, "target_value": 0}, "target_value"),
-])
+@pytest.mark.parametrize(
+    "goal, field",
+    [
+        ({**WEEKLY, "start_date": dt.date(1, 1, 1)}, "start_date"),  # a goal from year 1
+        ({**WEEKLY, "start_date": TODAY + dt.timedelta(days=3000)}, "start_date"),  # far in the future
+        ({**WEEKLY, "end_date": TODAY + dt.timedelta(days=20 * 366)}, "end_date"),  # a 20-year goal
+        ({**WEEKLY, "end_date": TODAY - dt.timedelta(days=30)}, "end_date"),  # ends before it starts
+        ({**WEEKLY, "goal_type": "daily_vibes"}, "goal_type"),
+        ({**WEEKLY, "target_value": 0}, "target_value"),
+    ],
+)
 def test_bad_goals_are_invalid_and_store_nothing(goal: dict, field: str) -> None:
     w = World()
     user = w.user()
@@ -82,10 +92,17 @@ def test_a_goals_history_is_bounded_even_for_an_old_goal_already_stored() -> Non
     w = World()
     user = w.user()
     goal_id = uuid.uuid4()  # stored before the bounds existed: a weekly goal from year 1
-    w.db.tables["goals"][goal_id] = {"goal_id": goal_id, "user_id": user, "goal_type": "weekly_count",
-                                     "target_value": 1.0, "sport": None, "start_date": dt.date(1, 1, 1),
-                                     "end_date": None, "created_at": dt.datetime.now(UTC),
-                                     "updated_at": dt.datetime.now(UTC)}
+    w.db.tables["goals"][goal_id] = {
+        "goal_id": goal_id,
+        "user_id": user,
+        "goal_type": "weekly_count",
+        "target_value": 1.0,
+        "sport": None,
+        "start_date": dt.date(1, 1, 1),
+        "end_date": None,
+        "created_at": dt.datetime.now(UTC),
+        "updated_at": dt.datetime.now(UTC),
+    }
     (goal,) = _goals(w, user)
     assert len(goal["history"]) == HISTORY_PERIODS
     assert goal["history"][-1]["period_start"] <= TODAY.isoformat() <= goal["history"][-1]["period_end"]
@@ -103,6 +120,7 @@ def test_an_edit_that_keeps_an_old_start_is_allowed_but_moving_it_far_is_not() -
 
 
 # ---------------------------------------------------------------------------------------------- goals
+
 
 def test_a_new_goal_commits_with_its_event_and_answers_its_progress() -> None:
     w = World()
@@ -163,6 +181,7 @@ def test_edit_and_delete_reach_the_stats() -> None:
 
 # ---------------------------------------------------------------------------------------------- cached reads
 
+
 def test_a_cached_read_is_one_cache_call_and_no_shard_call() -> None:
     w = World()
     user = w.user()
@@ -182,7 +201,7 @@ def test_a_change_invalidates_and_the_etag_moves() -> None:
     w.drain()
     after = run(w.svc.stats(user))
     assert after.etag != before.etag and orjson.loads(after.body)["lifetime_workouts"] == 1
-    assert after.matches(after.etag) and after.matches(f"W/{after.etag}, \"x\"") and not after.matches(before.etag)
+    assert after.matches(after.etag) and after.matches(f'W/{after.etag}, "x"') and not after.matches(before.etag)
     assert after.matches("*") and not after.matches(None)
 
 
