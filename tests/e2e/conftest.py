@@ -91,6 +91,7 @@ def register_and_login(api: httpx.Client, **fields: Any) -> tuple[str, dict[str,
     account = new_account(api, **fields)
     return account.user_id, account.headers
 
+
 def deployed_topology(settings: Any) -> Any:
     """The actor topology running in the session's Ray. Never recompute it with `Topology.for_settings(settings)`:
     its version fingerprints the code, and a file edited since the session deployed gives another version."""
