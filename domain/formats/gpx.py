@@ -17,7 +17,7 @@ from lxml import etree
 from ..track import Track
 from .common import FormatError, ParsedActivity, floats, iso_seconds, map_sport
 from .timing import fill_times
-from .xmlstream import BATCH, Row, RowReader, events, local, refuse_dtd
+from .xmlstream import BATCH, RowReader, Rows, events, local, refuse_dtd
 
 # row slots: time, lat, lng, ele, hr, cad, power, speed, segment number (last)
 EXTENSION_SLOTS: dict[str, int] = {"hr": 4, "heartrate": 4, "cad": 5, "cadence": 5, "power": 6, "watts": 6, "speed": 7}
@@ -36,9 +36,9 @@ _READER = RowReader(
 _KIND = {"trkpt": (0, True), "trkseg": (0, False), "rtept": (1, True), "rte": (1, False)}
 
 
-def _rows(data: bytes) -> tuple[list[Row], etree._Element | None]:
+def _rows(data: bytes) -> tuple[Rows, etree._Element | None]:
     """(rows of text: track points, else route points; the root element with the rest of the document)."""
-    rows: tuple[list[Row], list[Row]] = ([], [])  # track points, route points
+    rows = (Rows(_READER.width), Rows(_READER.width))  # track points, route points
     containers = [0, 0]  # track segments, routes seen
     kinds: dict[str, tuple[int, bool] | None] = {}
     pending, root = 0, None
@@ -80,9 +80,9 @@ def parse_gpx(data: bytes) -> ParsedActivity:
         raise
     except Exception as exc:  # lxml's XMLSyntaxError and friends
         raise FormatError(f"unreadable GPX file: {exc}") from exc
-    if not rows:
+    if len(rows) == 0:
         raise FormatError("GPX file has no track or route points")
-    cols = list(zip(*rows, strict=True))
+    cols = [rows.column(i) for i in range(rows.width)]
     try:
         abs_t = iso_seconds(cols[0], strict=True)
     except ValueError as exc:

@@ -16,7 +16,7 @@ from lxml import etree
 from ..splits import DeviceLap
 from ..track import Track
 from .common import FormatError, ParsedActivity, floats, iso_seconds, map_sport, to_float
-from .xmlstream import BATCH, Row, RowReader, events, refuse_dtd
+from .xmlstream import BATCH, RowReader, Rows, events, refuse_dtd
 
 TCD = "{http://www.garmin.com/xmlschemas/TrainingCenterDatabase/v2}"
 AX = "{http://www.garmin.com/xmlschemas/ActivityExtension/v2}"
@@ -70,9 +70,9 @@ def _is_activity(el: etree._Element) -> bool:
     return el.tag == TCD + "Activity" and parent is not None and parent.tag == TCD + "Activities"
 
 
-def _read(data: bytes) -> tuple[list[Row], list[_Lap], etree._Element | None]:
+def _read(data: bytes) -> tuple[Rows, list[_Lap], etree._Element | None]:
     """(trackpoint rows, laps, the first Activity element) — parsing stops at the end of the first Activity."""
-    rows: list[Row] = []
+    rows = Rows(_READER.width)
     laps: list[_Lap] = []
     lap_first = pending = 0
     for el in events(data, (TCD + "Trackpoint", TCD + "Track", TCD + "Lap", TCD + "Activity")):
@@ -147,7 +147,7 @@ def parse_tcx(data: bytes) -> ParsedActivity:
         raise FormatError(f"unreadable TCX file: {exc}") from exc
     if act is None:
         raise FormatError("TCX file has no Activity")
-    cols = list(zip(*rows, strict=True)) if rows else [()] * 10
+    cols = [rows.column(i) for i in range(rows.width)]
     times = iso_seconds(cols[0])
     starts = [t for t in iso_seconds([lap.start for lap in laps]).tolist() if np.isfinite(t)]
     id_time = iso_seconds([next((c.text for c in act if c.tag == TCD + "Id"), None)])[0]

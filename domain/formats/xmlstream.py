@@ -29,7 +29,6 @@ _OPTIONS: dict[str, Any] = {
     "remove_blank_text": True,
     "collect_ids": False,
 }
-Row = list[Any]  # the texts of one point, by slot (None: absent); the last slot holds the caller's `extra`
 
 
 def refuse_dtd(data: bytes, what: str) -> None:
@@ -77,6 +76,22 @@ class _Slots(dict[str, int | None]):
         return slot
 
 
+class Rows:
+    """The points' texts in one flat list: slot i of point k at width·(k + 1) + i (the first `width` are a scratch
+    row for values met before any point). One list instead of a list per point: nothing for the garbage collector
+    to track per point, and a column is one slice."""
+
+    def __init__(self, width: int) -> None:
+        self.width = width
+        self.values: list[Any] = [None] * width
+
+    def __len__(self) -> int:
+        return len(self.values) // self.width - 1
+
+    def column(self, i: int) -> list[Any]:
+        return self.values[self.width + i :: self.width]
+
+
 class RowReader:
     """Turns point elements into rows of text, one slot per value, with one C-filtered walk per batch.
 
@@ -100,31 +115,32 @@ class RowReader:
             raise ValueError("none or two point attributes")
         self._attrs = pairs
 
-    def read(self, container: etree._Element, rows: list[Row], extra: object = None, limit: int | None = None) -> None:
+    def read(self, container: etree._Element, rows: Rows, extra: object = None, limit: int | None = None) -> None:
         """Append a row per point in container (the last slot gets `extra`), then delete what was read.
 
         With `limit`, only the first `limit` points are read: iterparse hands events out per chunk of input, so
         the parser may already have built (part of) the points after the one whose end tag we were given.
         """
-        slots, template = self._slots, Row([None] * self.width)
+        slots, values = self._slots, rows.values
+        template: list[Any] = [None] * self.width
         template[-1] = extra
         (name0, i0), (name1, i1) = self._attrs or (("", 0), ("", 0))
         with_attrs = bool(self._attrs)
-        row, last, seen = list(template), None, 0  # values before any point go to a scratch row
+        base, last, seen = 0, None, 0  # base 0: the scratch row
         for el in container.iter(*self.walk_tags):
             slot = slots[el.tag]
             if slot == -1:
                 if seen == limit:
                     break
                 seen += 1
-                last, row = el, template.copy()
+                last, base = el, len(values)
+                values.extend(template)
                 if with_attrs:
-                    row[i0], row[i1] = el.get(name0), el.get(name1)
-                rows.append(row)
+                    values[base + i0], values[base + i1] = el.get(name0), el.get(name1)
             elif slot is not None:
                 text = el.text
                 if text:
-                    row[slot] = text
+                    values[base + slot] = text
         if limit is None:
             del container[:]
         elif last is not None:
