@@ -4,8 +4,9 @@ The app runs in this process (FastAPI over httpx's ASGI transport: no HAProxy, n
 the configured Postgres and a private `redis-server` this script starts on a free loopback port, so the Redis
 commands counted (MONITOR, top-level only: commands a Lua script runs inside itself are not round trips) are the
 app's and nobody else's. Reported: Redis round trips per authenticated request, and per-request latency (p50, p90,
-p99, mean) over N sequential requests, next to an unauthenticated `GET /health` through the same app (the
-same-run reference).
+p99, mean) and in-process CPU over N sequential requests of `GET /auth/whoami` (authentication only: no Postgres for
+an access token) and `GET /users/me` (plus one Postgres read), next to an unauthenticated `GET /health` through the
+same app (the same-run reference). The auth overhead is whoami's p50 minus health's.
 
     .venv/bin/python -m loadtest.bench_auth [--requests 2000] [--database stride_test] [--name auth_request]
 """
@@ -110,7 +111,7 @@ class CommandCounter:
         self._thread.join(5)
 
 
-def _stats(latencies_ms: list[float]) -> dict[str, float]:
+def _stats(latencies_ms: list[float]) -> dict[str, Any]:
     ordered = sorted(latencies_ms)
 
     def pct(q: float) -> float:
@@ -156,17 +157,23 @@ async def _run(settings: Settings, requests: int, redis_port: int) -> dict[str, 
             with CommandCounter(redis_port) as counter:
                 await _timed(client, "/users/me", 20, headers)
             per_request = len(counter.commands) / 20
-            health = _stats(await _timed(client, "/health", requests))
-            me = _stats(await _timed(client, "/users/me", requests, headers))
+            results = {}
+            for name, path, hdrs in (
+                ("get_health_reference", "/health", None),
+                ("get_whoami", "/auth/whoami", headers),
+                ("get_users_me", "/users/me", headers),
+            ):
+                cpu = time.process_time()
+                results[name] = _stats(await _timed(client, path, requests, hdrs))
+                results[name]["cpu_ms_per_request"] = round((time.process_time() - cpu) * 1000 / requests, 3)
     finally:
         set_resources(None)
         await resources.close()
     return {
         "redis_round_trips_per_request": per_request,
         "redis_commands_seen": sorted(set(counter.commands)),
-        "get_users_me": me,
-        "get_health_reference": health,
-        "auth_overhead_p50_ms": round(me["p50_ms"] - health["p50_ms"], 3),
+        **results,
+        "auth_overhead_p50_ms": round(results["get_whoami"]["p50_ms"] - results["get_health_reference"]["p50_ms"], 3),
     }
 
 
