@@ -20,6 +20,7 @@ from .xmlstream import BATCH, RowReader, Rows, events, refuse_dtd
 
 TCD = "{http://www.garmin.com/xmlschemas/TrainingCenterDatabase/v2}"
 AX = "{http://www.garmin.com/xmlschemas/ActivityExtension/v2}"
+_TRACKPOINT, _TRACK = TCD + "Trackpoint", TCD + "Track"
 # row slots: time, lat, lng, alt, hr, cadence, power, speed, RunCadence, (last: unused)
 _SLOTS = {
     TCD + "Time": 0,
@@ -75,15 +76,16 @@ def _read(data: bytes) -> tuple[Rows, list[_Lap], etree._Element | None]:
     rows = Rows(_READER.width)
     laps: list[_Lap] = []
     lap_first = pending = 0
-    for el in events(data, (TCD + "Trackpoint", TCD + "Track", TCD + "Lap", TCD + "Activity")):
+    for el in events(data, (_TRACKPOINT, _TRACK, TCD + "Lap", TCD + "Activity")):
         tag = el.tag
-        if tag == TCD + "Trackpoint":
+        if tag == _TRACKPOINT:
             pending += 1
-            track = el.getparent()
-            if pending >= BATCH and track is not None and _first_activity_lap(track.getparent()):
-                _READER.read(track, rows, limit=pending)
-                pending = 0
-        elif tag == TCD + "Track":
+            if pending >= BATCH:
+                track = el.getparent()
+                if track is not None and _first_activity_lap(track.getparent()):
+                    _READER.read(track, rows, limit=pending)
+                    pending = 0
+        elif tag == _TRACK:
             if _first_activity_lap(el.getparent()):
                 _READER.read(el, rows)
             else:

@@ -32,12 +32,21 @@ _OPTIONS: dict[str, Any] = {
 
 
 def refuse_dtd(data: bytes, what: str) -> None:
-    """FormatError for a document that declares a DTD or entities (the byte check; see also `check_doctype`)."""
-    at = data.find(b"<!")
-    while at >= 0:  # one pass: comments and CDATA sections also start with "<!"
+    """FormatError for a document that declares a DTD or entities (the byte check; see also `check_doctype`).
+
+    A DOCTYPE (which alone may declare entities) can only come before the root element, so only the prolog is
+    read: the XML declaration, processing instructions and comments up to the first element.
+    """
+    at = data.find(b"<")
+    while at >= 0:
         if data.startswith((b"<!DOCTYPE", b"<!ENTITY"), at):
             raise FormatError(f"{what} with a DTD/entities is refused")
-        at = data.find(b"<!", at + 2)
+        if not data.startswith((b"<?", b"<!--"), at):
+            return  # the root element (or not XML at all: the parser will say so)
+        end = data.find(b"?>" if data.startswith(b"<?", at) else b"-->", at + 2)
+        if end < 0:
+            return
+        at = data.find(b"<", end)
 
 
 def check_doctype(root: etree._Element | None, what: str) -> None:

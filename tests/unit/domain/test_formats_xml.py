@@ -9,7 +9,7 @@ import pytest
 
 import domain.formats.gpx as gpx_mod
 import domain.formats.tcx as tcx_mod
-from domain.formats import FormatError, parse_activity_file
+from domain.formats import FormatError, parse_activity_file, xmlstream
 
 GPX_FILES = [
     "activity_4078723797.gpx",
@@ -165,3 +165,22 @@ def test_tcx_reads_only_the_first_activity_and_not_courses():
     p = parse_activity_file(doc.encode(), "tcx")
     assert p.sport == "cycling" and list(p.track.t) == [0.0, 1.0, 2.0] and list(p.track.hr) == [100, 110, 120]
     assert [(lap.start_offset_s, lap.end_offset_s) for lap in p.laps] == [(0.0, 2.0), (2.0, 5.0)]
+
+
+@pytest.mark.parametrize(
+    "doc,refused",
+    [
+        (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><gpx/>', True),
+        (b'\xef\xbb\xbf<?xml version="1.0"?>\n<!-- a <comment> -->\n<?pi x?>\n<!DOCTYPE gpx><gpx/>', True),
+        (b'<!ENTITY a "b"><gpx/>', True),
+        (b'<?xml version="1.0"?>\n<gpx><desc><![CDATA[<!DOCTYPE is text here]]></desc></gpx>', False),
+        (b'<?xml version="1.0"?><gpx/>', False),
+        (b"", False),
+    ],
+)
+def test_the_byte_check_reads_the_prolog_for_a_dtd(doc, refused):
+    if refused:
+        with pytest.raises(FormatError, match="DTD"):
+            xmlstream.refuse_dtd(doc, "GPX")
+    else:
+        xmlstream.refuse_dtd(doc, "GPX")
