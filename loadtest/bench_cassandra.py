@@ -50,11 +50,11 @@ _INSERT = ("INSERT INTO {keyspace}.samples (activity_id, bucket, chunk, n, t, la
 _DELETE = "DELETE FROM {keyspace}.samples WHERE activity_id = ? AND bucket = ?"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 # the live coalescing writer's modes; replica batches bounded by Cassandra's default warn thresholds (10 partitions,
-# 5 KiB) and, for comparison, by 32 rows / 24 KiB (the node logs a warning per batch over 5 KiB)
+# 5 KiB), and with the writer's defaults (32 rows / 24 KiB)
 COALESCE_VARIANTS: list[tuple[str, dict[str, int]]] = [
     ("none", {}), ("single", {}), ("concurrent", {}),
     ("replica_batches", {"max_batch_rows": 10, "max_batch_bytes": 4608}),
-    ("replica_batches", {"max_batch_rows": 32, "max_batch_bytes": 24 * 1024})]
+    ("replica_batches", {})]
 
 
 def _r(x: float | None, nd: int = 2) -> float | None:
@@ -202,9 +202,9 @@ async def insert_cell(cas: Cassandra, shape: str, concurrency: int, seconds: flo
 
 async def upload_cell(cas: Cassandra, settings: Settings, chunk_size: int, points: int, uploads: int,
                       concurrency: int, server_pid: int | None, cleanup: Cleanup,
-                      how: str = "concurrent") -> dict[str, Any]:
+                      how: str = "write_track") -> dict[str, Any]:
     """`uploads` activities of `points` 1 Hz points written with SampleStore.write_track at `chunk_size`
-    (`concurrency` uploads at a time), then each read back whole with read_track."""
+    (`concurrency` uploads at a time; how="gather": the previous write_track), then each read back whole."""
     store = SampleStore(cas, settings.sample_bucket_seconds, chunk_size=chunk_size)
     track = track_of(points, start_s=0.0)
     sem = asyncio.Semaphore(concurrency)
@@ -216,8 +216,8 @@ async def upload_cell(cas: Cassandra, settings: Settings, chunk_size: int, point
     async def write(aid: uuid.UUID) -> None:
         async with sem:
             started = time.perf_counter()
-            if how == "batch":
-                buckets[aid] = await write_track_batched(store, aid, track)
+            if how == "gather":
+                buckets[aid] = await write_track_gather(store, aid, track)
             else:
                 buckets[aid] = await store.write_track(aid, track)
             writes.append((time.perf_counter() - started) * 1000)
@@ -252,25 +252,15 @@ async def upload_cell(cas: Cassandra, settings: Settings, chunk_size: int, point
             "machine_busy_pct": wm["machine_busy_pct"]}
 
 
-async def write_track_batched(store: SampleStore, activity_id: uuid.UUID, track: Track) -> list[int]:
-    """Variant of write_track: the chunks of one bucket (one partition) as one single-partition unlogged batch."""
-    from cassandra.query import BatchStatement, BatchType
-
-    from storage.samples import chunk_rows
+async def write_track_gather(store: SampleStore, activity_id: uuid.UUID, track: Track) -> list[int]:
+    """The previous write_track, for comparison: one INSERT per chunk, all sent concurrently (no batch, no delete)."""
+    from storage.samples import _count, chunk_rows
 
     rows = chunk_rows(track, store.bucket_seconds, store.chunk_size)
     stmt = store.cas.prepare(_INSERT)
-    by_bucket: dict[int, list[tuple[int, list[Any]]]] = {}
-    for bucket, chunk, values in rows:
-        by_bucket.setdefault(bucket, []).append((chunk, values))
-    batches = []
-    for bucket, members in by_bucket.items():
-        batch = BatchStatement(batch_type=BatchType.UNLOGGED)
-        for chunk, values in members:
-            batch.add(stmt, (activity_id, bucket, chunk, len(values[0]) // 8, *values))
-        batches.append(batch)
-    await asyncio.gather(*(store.cas.execute(b) for b in batches))
-    return sorted(by_bucket)
+    await asyncio.gather(*(store.cas.execute(stmt, (activity_id, bucket, chunk, _count(values), *values))
+                           for bucket, chunk, values in rows))
+    return sorted({bucket for bucket, _, _ in rows})
 
 
 # ---------------------------------------------------------------------------------------------- live coalescing
@@ -387,7 +377,7 @@ async def run(settings: Settings, seconds: float, reps: int, concurrencies: list
         coalesce = []
         for rep in range(reps):
             for rate in coalesce_rates:
-                for mode, options in COALESCE_VARIANTS[:4]:
+                for mode, options in (("single", {}), ("concurrent", {}), ("replica_batches", {})):
                     cell = await coalesce_cell(cas, mode, workouts=rate * 5, interval_s=5.0, seconds=max(seconds, 6.0),
                                                server_pid=server_pid, cleanup=cleanup, **options)
                     cell["rep"] = rep
@@ -412,7 +402,7 @@ async def run(settings: Settings, seconds: float, reps: int, concurrencies: list
 
 def variant_name(mode: str, options: dict[str, int]) -> str:
     """`replica_batches/10rows` etc."""
-    return mode + (f"/{options['max_batch_rows']}rows" if options else "")
+    return mode + (f"/{options['max_batch_rows']}rows" if options else "")  # no options: the writer's defaults
 
 
 def summarise(cells: list[dict[str, Any]], keys: tuple[str, ...]) -> list[dict[str, Any]]:

@@ -154,19 +154,15 @@ def modes_result(args: argparse.Namespace, modes: list[str], shapes: list[str], 
 
 # ---------------------------------------------------------------------------------------------- extras
 
-def connect_variant(settings: Settings, variant: str) -> Any:
-    """A storage.cassandra.Cassandra whose driver Cluster is build_cluster's with the options of `variant` applied,
-    '+'-joined: nagle (no TCP_NODELAY: the driver's own default), nodelay (TCP_NODELAY), v4 (protocol v4), lz4
-    (lz4 frame compression), nocomp (no compression; the driver's default compression=True picks lz4 whenever the
-    lz4 package is importable), no_token_aware (DC-aware round robin only)."""
+def apply_variant(cluster: Any, settings: Settings, variant: str) -> Any:
+    """build_cluster's Cluster with the options of `variant` applied, '+'-joined: nagle (no TCP_NODELAY: the driver's
+    own default), nodelay (TCP_NODELAY), v4 (protocol v4), lz4 (lz4 frame compression), nocomp (no compression; the
+    driver's default compression=True picks lz4 whenever the lz4 package is importable), no_token_aware (DC-aware
+    round robin only)."""
     import socket
 
     from cassandra.policies import DCAwareRoundRobinPolicy
 
-    from storage.cassandra import Cassandra, build_cluster
-
-    cas = Cassandra(settings)
-    cluster = build_cluster(settings)
     for option in variant.split("+"):
         if option == "nagle":
             cluster.sockopts = None
@@ -182,8 +178,30 @@ def connect_variant(settings: Settings, variant: str) -> Any:
             cluster.profile_manager.default.load_balancing_policy = DCAwareRoundRobinPolicy(settings.cassandra_local_dc)
         elif option != "default":
             raise ValueError(option)
+    return cluster
+
+
+def connect_variant(settings: Settings, variant: str) -> Any:
+    """A storage.cassandra.Cassandra connected through a `variant` of build_cluster's Cluster (see apply_variant)."""
+    from storage.cassandra import Cassandra, build_cluster
+
+    cas = Cassandra(settings)
+    cluster = apply_variant(build_cluster(settings), settings, variant)
     cas._cluster, cas._session = cluster, cluster.connect()
     return cas
+
+
+async def raw_reference_variant(settings: Settings, variant: str, seconds: float) -> dict[str, Any]:
+    """bench_live's raw reference (SampleStore.write_batch from 32 coroutines) through a `variant` Cluster."""
+    import storage.cassandra as sc
+    from loadtest.bench_live import raw_cassandra
+
+    original = sc.build_cluster
+    sc.build_cluster = lambda s, owner=False: apply_variant(original(s, owner=owner), s, variant)  # type: ignore[assignment]
+    try:
+        return await raw_cassandra(settings, seconds, 32, 5, 5.0, sample_cpu=False)
+    finally:
+        sc.build_cluster = original
 
 
 def token_aware_check(cas: Any) -> dict[str, Any]:
@@ -221,8 +239,8 @@ async def extras_cells(settings: Settings, pid: int | None, args: argparse.Names
             for points in (3600, 7200):
                 for cs in (600, 1800, 3600):
                     for conc in (1, 4):
-                        for how in ("concurrent", "batch"):
-                            if how == "batch" and (cs == 3600 or conc != 4):
+                        for how in ("write_track", "gather"):
+                            if how == "gather" and conc != 4:
                                 continue
                             cell = await bc.upload_cell(cas, settings, cs, points, uploads=16, concurrency=conc,
                                                         server_pid=pid, cleanup=cleanup, how=how)
@@ -257,6 +275,14 @@ async def extras_cells(settings: Settings, pid: int | None, args: argparse.Names
             finally:
                 cas.close()
     out["client_options_median"] = bc.summarise(out["client_options"], ("variant", "shape", "concurrency"))
+    out["raw_reference"] = []
+    for rep in range(reps if "client" in sections else 0):
+        for variant in ("nagle+nocomp", "nodelay+nocomp"):
+            raw = await raw_reference_variant(settings, variant, 8.0)
+            out["raw_reference"].append({"variant": variant, "rep": rep, **raw})
+            print(json.dumps({"raw": variant, "rows_per_s": raw["rows_per_s"], "p50_ms": raw["p50_ms"],
+                              "p99_ms": raw["p99_ms"]}), flush=True)
+    out["raw_reference_median"] = bc.summarise(out["raw_reference"], ("variant",))
 
     # 3. live coalescing at rising offered rates
     cas = Cassandra(settings)
