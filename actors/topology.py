@@ -126,14 +126,19 @@ def retire_other_versions(topo: Topology) -> list[str]:
     return retired
 
 
+def _get(name: str, namespace: str) -> Any:
+    """A named actor's handle (ValueError while it does not exist)."""
+    return ray.get_actor(name, namespace=namespace)
+
+
 def lookup(topo: Topology, *, wait_s: float = 60.0) -> Handles:
     """Handles to a deployed topology's actors, waiting (up to wait_s) for them to exist."""
     deadline = time.monotonic() + wait_s
     while True:
         try:
-            get = lambda name: ray.get_actor(name, namespace=topo.namespace)  # noqa: E731
-            return Handles(topo, [get(n) for n in topo.workout_shards], [get(n) for n in topo.stats_shards],
-                           get(topo.dispatcher), get(topo.janitor))
+            return Handles(topo, [_get(n, topo.namespace) for n in topo.workout_shards],
+                           [_get(n, topo.namespace) for n in topo.stats_shards],
+                           _get(topo.dispatcher, topo.namespace), _get(topo.janitor, topo.namespace))
         except ValueError:
             if time.monotonic() >= deadline:
                 raise RuntimeError(f"topology {topo.version} is not deployed (run `python -m actors.topology`)") from None

@@ -39,7 +39,7 @@ def _adapt(column: str, value: Any) -> Any:
 class PgActivities:
     """ActivityRepository on one connection (inside a unit of work's transaction)."""
 
-    def __init__(self, conn: psycopg.AsyncConnection) -> None:
+    def __init__(self, conn: psycopg.AsyncConnection[Any]) -> None:
         self.conn = conn
 
     async def by_client_id(self, user_id: uuid.UUID, client_id: str) -> dict[str, Any] | None:
@@ -88,7 +88,8 @@ class PgActivities:
 
     async def list(self, user_id: uuid.UUID, *, limit: int, offset: int, before: dt.datetime | None = None,
                    after: dt.datetime | None = None, sport: str | None = None) -> list[dict[str, Any]]:
-        where, params = ["user_id = %s", "status = 'saved'"], [user_id]
+        where: list[str] = ["user_id = %s", "status = 'saved'"]
+        params: list[Any] = [user_id]
         if before is not None:
             where.append("start_time < %s"); params.append(before)
         if after is not None:
@@ -108,7 +109,10 @@ class PgActivities:
             " WHERE activity_id = %s RETURNING version, updated_at",
             [*(_adapt(c, v) for c, v in changes.items()), activity_id],
         )
-        return await cur.fetchone()
+        row: dict[str, Any] | None = await cur.fetchone()
+        if row is None:
+            raise LookupError(f"activity {activity_id} vanished inside its own transaction")
+        return row
 
     async def delete(self, activity_id: uuid.UUID, buckets: Sequence[int] | None = None) -> None:
         if buckets is None:
@@ -128,35 +132,3 @@ class PgActivities:
         row = await cur.fetchone() or {}
         return AthleteProfile(weight_kg=row.get("weight_kg") or 70.0, max_hr=row.get("max_hr"),
                               resting_hr=row.get("resting_hr"), birth_year=row.get("birth_year"), sex=row.get("sex"))
-
-
-# ---------------------------------------------------------------------------------------------- legacy (transition)
-# Module functions still used by code not yet moved onto the unit of work; removed once nothing calls them.
-
-async def add_event(conn: psycopg.AsyncConnection, event_type: str, user_id: uuid.UUID, aggregate_id: uuid.UUID,
-                    payload: dict[str, Any]) -> uuid.UUID:
-    """Append an event to the outbox inside the caller's transaction."""
-    from storage.outbox import Event, insert_events
-
-    event = Event(event_type, user_id, aggregate_id, payload)
-    await insert_events(conn, [event])
-    return event.event_id
-
-
-async def update_activity(conn: psycopg.AsyncConnection, activity_id: uuid.UUID, changes: dict[str, Any]) -> dict[str, Any]:
-    return await PgActivities(conn).update(activity_id, changes)
-
-
-async def delete_activity(conn: psycopg.AsyncConnection, activity_id: uuid.UUID) -> None:
-    await PgActivities(conn).delete(activity_id)
-
-
-async def athlete_profile(conn: psycopg.AsyncConnection, user_id: uuid.UUID) -> AthleteProfile:
-    return await PgActivities(conn).athlete_profile(user_id)
-
-
-def event_payload(row: dict[str, Any]) -> dict[str, Any]:
-    """The outbox payload announcing an activity (ids and headline numbers)."""
-    keys = ("activity_id", "user_id", "type", "start_time", "duration", "moving_time", "distance", "elevation_gain",
-            "calories")
-    return {k: (str(row[k]) if isinstance(row[k], (uuid.UUID, dt.datetime)) else row[k]) for k in keys}

@@ -108,7 +108,8 @@ def build_redis(settings: Settings, db: int | None = None, *, max_connections: i
 
 def circuit_of(client: aioredis.Redis) -> RedisCircuit:
     """The circuit of a client made by build_redis."""
-    return client.connection_pool.connection_kwargs["circuit"]
+    circuit: RedisCircuit = client.connection_pool.connection_kwargs["circuit"]
+    return circuit
 
 
 def build_sync_redis(settings: Settings, db: int | None = None) -> redis.Redis:

@@ -51,9 +51,9 @@ def _unpack(blob: bytes | None, n: int) -> np.ndarray:
     return np.frombuffer(blob, dtype="<f8").astype(np.float64, copy=True)
 
 
-def chunk_rows(track: Track, bucket_seconds: int, chunk_size: int, first_chunk: int = 0) -> list[tuple[int, int, list]]:
+def chunk_rows(track: Track, bucket_seconds: int, chunk_size: int, first_chunk: int = 0) -> list[tuple[int, int, list[bytes | None]]]:
     """Split a track into (bucket, chunk, packed channel values) rows; a chunk never spans two buckets."""
-    rows: list[tuple[int, int, list]] = []
+    rows: list[tuple[int, int, list[bytes | None]]] = []
     if len(track) == 0:
         return rows
     bucket_of = (track.t // bucket_seconds).astype(np.int64)
@@ -152,5 +152,5 @@ def live_bucket(seq: int) -> int:
     return (seq - 1) // LIVE_BATCHES_PER_BUCKET
 
 
-def _count(values: list) -> int:
+def _count(values: list[bytes | None]) -> int:
     return len(values[0]) // 8 if values[0] is not None else 0
