@@ -74,17 +74,21 @@ RAY_ENV = {
     "RAY_DEDUP_LOGS": "1",
 }
 
+# Ray reads its auth mode and addresses when it is first imported, and test modules import it while they are
+# collected: the session's Ray environment must be in place before that, not only when the fixture starts Ray.
+os.environ.pop("RAY_AUTH_TOKEN", None)  # the token file is the one source
+os.environ.update(RAY_ENV)
 
 def make_test_settings(**overrides: object) -> Settings:
     """Settings pointing at the test database, keyspace and Redis db, on the test HTTP port."""
     base = dict(pg_database="stride_test", cassandra_keyspace="stride_test", redis_db=1,
                 http_port=TEST_HTTP_PORT, ray_namespace="stride_test", workout_shards=2, stats_shards=2,
                 max_points=5000, live_idle_finish_s=30, live_check_interval_s=1.0,
+                max_body_bytes=8 * 1024 * 1024,  # small enough for tests/e2e/test_limits.py to pass it cheaply
                 # rate limits small enough for tests to trip, large enough for the suite (users are per test;
                 # tests/e2e/conftest.py logs in from random loopback source addresses, 127.x.y.z, so per-IP login
                 # buckets do not collide; the few logins from the default 127.0.0.1 share one bucket)
                 rate_login_account_capacity=5, rate_login_account_refill_per_s=0.05,
-                max_body_bytes=8 * 1024 * 1024,  # small enough for tests/e2e/test_limits.py to pass it cheaply
                 rate_login_ip_capacity=30, rate_login_ip_refill_per_s=0.5,
                 rate_api_capacity=300, rate_api_refill_per_s=5.0,
                 # registrations leave from random loopback addresses too (tests/e2e/conftest.py::register); the
@@ -148,8 +152,6 @@ def _kill_test_haproxy() -> None:
 def ray_cluster() -> Iterator[None]:
     """One local Ray instance for the whole test session (num_cpus explicit)."""
     assert RAY_TOKEN_PATH.is_file(), f"Ray token {RAY_TOKEN_PATH} missing (cluster/env.sh creates it)"
-    os.environ.pop("RAY_AUTH_TOKEN", None)  # the token file is the one source
-    os.environ.update(RAY_ENV)
     import ray
 
     _kill_test_haproxy()  # a previous run killed hard may have left one on our ports

@@ -23,8 +23,9 @@ def test_reconciler_purges_orphans_and_keeps_committed_samples(settings: Setting
         user_id, orphan, kept = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
         try:
             async with pg.connection() as conn:
-                await conn.execute("INSERT INTO users (user_id, email, password_hash, name) VALUES (%s, %s, 'x', 'r')",
-                                   (user_id, f"{user_id}@example.com"))
+                await conn.execute("INSERT INTO users (user_id, email, email_key, password_hash, name)"
+                                   " VALUES (%s, %s, %s, 'x', 'r')",
+                                   (user_id, f"{user_id}@example.com", f"{user_id}@example.com"))
                 await conn.execute("INSERT INTO activities (activity_id, user_id, type, start_time, sample_buckets)"
                                    " VALUES (%s, %s, 'running', now(), %s)", (kept, user_id, [0, 1]))
             old = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1)

@@ -47,8 +47,10 @@ def _section(text: str, header: str) -> list[str]:
 
 
 def _harden(path: Path, **env: str) -> subprocess.CompletedProcess:
+    # the wrapper's own defaults, whatever the session exported for its Ray (tests/conftest.py RAY_ENV)
+    base = {k: v for k, v in os.environ.items() if not k.startswith("STRIDE_HAPROXY_")}
     return subprocess.run([sys.executable, str(WRAPPER), "--check", str(path)], capture_output=True, text=True,
-                          env={**os.environ, **env}, check=False)
+                          env={**base, **env}, check=False)
 
 
 def test_serve_generates_the_unsafe_config_the_wrapper_exists_for(tmp_path: Path) -> None:
