@@ -42,12 +42,10 @@ from config.settings import Settings
 from domain.track import Track
 from loadtest.harness import percentile, write_result
 from storage.cassandra import Cassandra
-from storage.samples import CHANNELS, SampleStore
+from storage.purges import DELETE_PARTITION as _DELETE  # the statements the app itself uses
+from storage.samples import CHANNELS, INSERT_ROW as _INSERT, SampleStore
 
 SHAPES = {"live": 5, "chunk600": 600, "chunk1800": 1800, "chunk3600": 3600}
-_INSERT = ("INSERT INTO {keyspace}.samples (activity_id, bucket, chunk, n, t, lat, lng, alt, hr, cadence, power, speed)"
-           " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-_DELETE = "DELETE FROM {keyspace}.samples WHERE activity_id = ? AND bucket = ?"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 # the live coalescing writer's modes; replica batches bounded by Cassandra's default warn thresholds (10 partitions,
 # 5 KiB), and with the writer's defaults (32 rows / 24 KiB)

@@ -83,13 +83,9 @@ class Scratch:
         return time.monotonic() - began
 
     def truncate(self) -> None:
-        from storage.cassandra import build_cluster
+        from storage.migrate import truncate_samples
 
-        cluster = build_cluster(self.settings().model_copy(update={"cassandra_request_timeout_s": 60.0}), owner=True)
-        try:
-            cluster.connect().execute(f"TRUNCATE {KEYSPACE}.samples", timeout=60)
-        finally:
-            cluster.shutdown()
+        truncate_samples(self.settings(), KEYSPACE)
 
 
 async def mode_cells(settings: Settings, pid: int | None, seconds: float, shapes: list[str],
@@ -207,7 +203,7 @@ async def raw_reference_variant(settings: Settings, variant: str, seconds: float
 def token_aware_check(cas: Any) -> dict[str, Any]:
     """Is token-aware routing in effect: routing key on the bound INSERT, a token map, the plan's first host a
     replica of the partition."""
-    from storage.samples import _INSERT
+    from storage.samples import INSERT_ROW as _INSERT
 
     stmt = cas.prepare(_INSERT)
     bound = stmt.bind((uuid.uuid4(), 0, 1, 0, None, None, None, None, None, None, None, None))

@@ -41,15 +41,6 @@ def status_of(exc: StrideError) -> int:
     return 500
 
 
-class ApiError(StrideError):
-    """Legacy: an error with an explicit status, for code not yet moved onto domain.errors. Do not add uses."""
-
-    def __init__(self, status: int, message: str, *, code: str | None = None, details: Any = None,
-                 headers: dict[str, str] | None = None) -> None:
-        super().__init__(message, details=details, code=code or _CODES.get(status, "error"), headers=headers)
-        self.status = status
-
-
 def envelope(status: int, message: str, *, code: str | None = None, details: Any = None,
              headers: dict[str, str] | None = None) -> JSONResponse:
     """The JSON error response."""
@@ -77,7 +68,7 @@ def invalid_from_pydantic(exc: pydantic.ValidationError, prefix: tuple[str, ...]
 
 def response_for(exc: StrideError) -> JSONResponse:
     """The envelope of a Stride error."""
-    status = exc.status if isinstance(exc, ApiError) else status_of(exc)
+    status = status_of(exc)
     if status == 503:
         log.warning("dependency down: %s", exc)
     headers = dict(exc.headers)

@@ -143,6 +143,17 @@ def migrate_cassandra(settings: Settings, keyspace: str | None = None) -> list[s
         cluster.shutdown()
 
 
+def truncate_samples(settings: Settings, keyspace: str) -> None:
+    """Empty a keyspace's samples table, as the schema owner (benchmarks on a scratch node start from nothing)."""
+    from storage.cassandra import build_cluster
+
+    cluster = build_cluster(settings.model_copy(update={"cassandra_request_timeout_s": 60.0}), owner=True)
+    try:
+        cluster.connect().execute(f"TRUNCATE {keyspace}.samples", timeout=60)
+    finally:
+        cluster.shutdown()
+
+
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point used by `make up` and the test set-up."""
     parser = argparse.ArgumentParser(description=__doc__)

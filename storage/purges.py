@@ -8,12 +8,12 @@ from typing import Any, cast
 from storage.cassandra import Cassandra
 from storage.postgres import Postgres
 
-_DELETE_PARTITION = "DELETE FROM {keyspace}.samples WHERE activity_id = ? AND bucket = ?"
+DELETE_PARTITION = "DELETE FROM {keyspace}.samples WHERE activity_id = ? AND bucket = ?"
 
 
 async def delete_sample_partitions(cas: Cassandra, activity_id: uuid.UUID, buckets: list[int]) -> None:
     """Remove every sample partition of an activity (idempotent)."""
-    stmt = cas.prepare(_DELETE_PARTITION)
+    stmt = cas.prepare(DELETE_PARTITION)
     for bucket in buckets:
         await cas.execute(stmt, (activity_id, bucket))
 

@@ -23,7 +23,7 @@ from collections import defaultdict
 from typing import Any, Literal, Protocol
 
 from domain.track import Track
-from storage.samples import _INSERT, CHANNELS, _pack, live_bucket
+from storage.samples import CHANNELS, INSERT_ROW, _pack, live_bucket
 
 Mode = Literal["replica_batches", "concurrent", "single"]
 MODES: tuple[str, ...] = ("replica_batches", "concurrent", "single")
@@ -83,7 +83,7 @@ class SampleWriter:
         if self.mode == "single":
             self.rows += 1
             self.requests += 1
-            await self.cas.execute_future(self.cas.prepare(_INSERT), params)
+            await self.cas.execute_future(self.cas.prepare(INSERT_ROW), params)
             return
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
@@ -109,7 +109,7 @@ class SampleWriter:
         self.flushes += 1
         self.rows += len(pending)
         try:
-            stmt = self.cas.prepare(_INSERT)
+            stmt = self.cas.prepare(INSERT_ROW)
             bound = [(stmt.bind(params), size, done) for params, size, done in pending]
         except Exception as exc:  # noqa: BLE001 - every waiting caller gets the failure (StorageUnavailable)
             for _, _, done in pending:

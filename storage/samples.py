@@ -24,10 +24,10 @@ PENDING_SHARDS = 16
 # loadtest/README.md (## Cassandra): fewest requests and least driver CPU per upload, reads no slower.
 UPLOAD_CHUNK_POINTS = 3600
 LIVE_BATCHES_PER_BUCKET = 720  # a live workout's batch n lives in bucket (n - 1) // 720: an hour of 5 s batches
-_INSERT = ("INSERT INTO {keyspace}.samples (activity_id, bucket, chunk, n, t, lat, lng, alt, hr, cadence, power, speed)"
+INSERT_ROW = ("INSERT INTO {keyspace}.samples (activity_id, bucket, chunk, n, t, lat, lng, alt, hr, cadence, power, speed)"
            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 _SELECT = "SELECT chunk, n, t, lat, lng, alt, hr, cadence, power, speed FROM {keyspace}.samples WHERE activity_id = ? AND bucket = ?"
-_INSERT_AT = _INSERT + " USING TIMESTAMP ?"
+_INSERT_AT = INSERT_ROW + " USING TIMESTAMP ?"
 _DELETE_PARTITION_AT = "DELETE FROM {keyspace}.samples USING TIMESTAMP ? WHERE activity_id = ? AND bucket = ?"
 _PENDING_INSERT = ("INSERT INTO {keyspace}.pending_activities (shard, activity_id, user_id, buckets, created_at)"
                    " VALUES (?, ?, ?, ?, ?)")
@@ -111,7 +111,7 @@ class SampleStore:
         """Store one live batch as chunk `seq` (idempotent); returns its bucket."""
         bucket = live_bucket(seq)
         values = [_pack(getattr(track, c)) for c in CHANNELS]
-        await self.cas.execute(self.cas.prepare(_INSERT), (activity_id, bucket, seq, len(track), *values))
+        await self.cas.execute(self.cas.prepare(INSERT_ROW), (activity_id, bucket, seq, len(track), *values))
         return bucket
 
     async def read_batches(self, activity_id: uuid.UUID) -> dict[int, Track]:

@@ -12,7 +12,7 @@ from config.settings import Settings
 from domain.track import Track
 from storage.cassandra import Cassandra
 from storage.sample_writer import SampleWriter
-from storage.samples import _INSERT, SampleStore
+from storage.samples import INSERT_ROW, SampleStore
 
 
 def _track(seq: int, n: int = 5) -> Track:
@@ -81,7 +81,7 @@ def test_token_aware_routing_is_in_effect_for_sample_inserts(settings: Settings)
         cas = Cassandra(settings)
         try:
             await cas.ping()
-            stmt = cas.prepare(_INSERT)
+            stmt = cas.prepare(INSERT_ROW)
             bound = stmt.bind((uuid.uuid4(), 0, 1, 0, None, None, None, None, None, None, None, None))
             session = cas.session()
             policy = session.cluster.profile_manager.default.load_balancing_policy
