@@ -24,7 +24,7 @@ from typing import Any, cast
 import ray
 
 from config.settings import Settings
-from domain.errors import Invalid, StrideError, Unavailable
+from domain.errors import Invalid, NotFound, StrideError, Unavailable
 from domain.progress.goals import goal_from_dict
 from domain.progress.user_stats import Kind, UserStats
 from services.ports import Row, StatsCache, StatsRepository, UnitOfWork, UnitOfWorkFactory
@@ -61,7 +61,9 @@ class StatsHost:
         if state is not None:
             stats = UserStats.from_state(state)
         else:
-            ctx = await uow.stats.user_context(user_id) or {"timezone": "UTC"}
+            ctx = await uow.stats.user_context(user_id)
+            if ctx is None:  # erased (or never existed): nothing to hold in memory for them
+                raise NotFound("user")
             stats = UserStats(str(user_id), ctx["timezone"], _profile(ctx))
             stats.set_goals([goal_from_dict(g) for g in await uow.goals.list(user_id)])
         self.users[user_id] = stats

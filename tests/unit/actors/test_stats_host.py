@@ -159,3 +159,16 @@ def test_postgres_down_fails_the_batch_and_memory_is_reloaded_from_the_checkpoin
 def _activity_ids(w: World, user: uuid.UUID) -> set[str]:
     host = w.hosts[w.shards.owner_index(user)]
     return {f.activity_id for f in host.users[user].facts()}
+
+
+def test_a_read_racing_an_erasure_keeps_nothing_of_the_erased_user() -> None:
+    """A stats read that arrives after the user is gone (an erasure in flight) answers NotFound and leaves no
+    empty entry in the shard's memory."""
+    from domain.errors import NotFound
+
+    w = World()
+    user = w.user()
+    del w.db.tables["users"][user]
+    with pytest.raises(NotFound):
+        w.stats(user)
+    assert all(user not in h.users for h in w.hosts)
