@@ -22,7 +22,7 @@ def percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
     ordered = sorted(values)
-    k = max(0, min(len(ordered) - 1, int(round(q / 100 * len(ordered) + 0.5)) - 1))
+    k = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))
     return ordered[k]
 
 
@@ -73,28 +73,72 @@ def write_result(name: str, result: dict[str, Any]) -> Path:
     return path
 
 
-def loopback_client(client: httpx.AsyncClient) -> httpx.AsyncClient:
-    """A one-off client like `client` whose connection leaves from a random loopback address (Linux answers all of
-    127/8): registration and login are rate limited per client address (the one HAProxy saw), so a benchmark that
-    creates many users spreads them over addresses, as real clients are."""
+def spread_address(taken: set[str] | None = None) -> str:
+    """A random loopback address in 127.64.0.0/10 (Linux answers all of 127/8 without set-up), not in `taken`.
+    Registration and login are rate limited per client address (the one HAProxy saw) and live sockets are capped
+    per address, so a generator that plays many users spreads them over addresses, as real clients are."""
     import random
 
-    source = f"127.{random.randint(64, 127)}.{random.randint(0, 255)}.{random.randint(1, 254)}"
+    while True:
+        source = f"127.{random.randint(64, 127)}.{random.randint(0, 255)}.{random.randint(1, 254)}"
+        if taken is None or source not in taken:
+            if taken is not None:
+                taken.add(source)
+            return source
+
+
+def loopback_client(client: httpx.AsyncClient, source: str | None = None) -> httpx.AsyncClient:
+    """A one-off client like `client` whose connections leave from loopback address `source` (random by default)."""
     return httpx.AsyncClient(base_url=client.base_url, timeout=client.timeout,
-                             transport=httpx.AsyncHTTPTransport(local_address=source))
+                             transport=httpx.AsyncHTTPTransport(local_address=source or spread_address()))
+
+
+BENCH_PASSWORD = "bench-password-123"
+
+
+async def new_account(base_url: str, tag: str, *, taken: set[str] | None = None, attempts: int = 8,
+                      max_wait_s: float = 30.0) -> dict[str, Any]:
+    """Register a fresh user and log it in, both from one fresh loopback source address; a 429 or 503 is retried
+    (from another address, after min(Retry-After, max_wait_s)). Returns {email, password, ip, user_id,
+    access_token, refresh_token, expires_in, headers}; the user id is the access token's `sub` (POST /users answers
+    202 without one, and asking /users/me would spend an API token)."""
+    import uuid
+
+    import jwt
+
+    email = f"bench-{tag}-{uuid.uuid4().hex[:12]}@example.com"
+    registered = False
+    last = ""
+    for _ in range(attempts):
+        source = spread_address(taken)
+        async with httpx.AsyncClient(base_url=base_url, timeout=60,
+                                     transport=httpx.AsyncHTTPTransport(local_address=source)) as one:
+            if not registered:
+                r = await one.post("/users", json={"email": email, "password": BENCH_PASSWORD, "name": f"bench {tag}"})
+                if r.status_code in (429, 503):
+                    last = f"POST /users {r.status_code}"
+                    await asyncio.sleep(min(float(r.headers.get("Retry-After", "1")), max_wait_s))
+                    continue
+                r.raise_for_status()
+                registered = True
+            r = await one.post("/auth/login", json={"email": email, "password": BENCH_PASSWORD})
+            if r.status_code in (429, 503):
+                last = f"POST /auth/login {r.status_code}"
+                await asyncio.sleep(min(float(r.headers.get("Retry-After", "1")), max_wait_s))
+                continue
+            r.raise_for_status()
+            tokens = r.json()
+            user_id = jwt.decode(tokens["access_token"], options={"verify_signature": False})["sub"]
+            return {"email": email, "password": BENCH_PASSWORD, "ip": source, "user_id": user_id,
+                    "access_token": tokens["access_token"], "refresh_token": tokens["refresh_token"],
+                    "expires_in": float(tokens.get("expires_in") or 900),
+                    "headers": {"Authorization": f"Bearer {tokens['access_token']}"}}
+    raise RuntimeError(f"could not register and log in a benchmark user ({last})")
 
 
 async def register(client: httpx.AsyncClient, tag: str) -> dict[str, str]:
-    """A fresh user and its bearer header (registration answers 202 whether or not the email was taken: log in)."""
-    import uuid
-
-    email = f"bench-{tag}-{uuid.uuid4().hex[:10]}@example.com"
-    password = "bench-password-123"
-    async with loopback_client(client) as one:
-        r = await one.post("/users", json={"email": email, "password": password, "name": f"bench {tag}"})
-        r.raise_for_status()
-        token = (await one.post("/auth/login", json={"email": email, "password": password})).json()["access_token"]
-    return {"Authorization": f"Bearer {token}"}
+    """A fresh user's bearer header (new_account from a spread loopback address)."""
+    return (await new_account(str(client.base_url), tag))["headers"]
 
 
 # ---------------------------------------------------------------------------------------------- who uses the CPU
@@ -174,8 +218,8 @@ async def cpu_sample(seconds: float = 3.0) -> dict[str, Any]:
     machine = psutil.cpu_percent(None)
     top = sorted(groups.items(), key=lambda kv: -kv[1])[:12]
     other = sum(v for k, v in groups.items() if k.startswith("OTHER: "))
-    return {"machine_busy_pct": machine, "cores": psutil.cpu_count(), "other_processes_pct_of_one_core": round(other, 1),
-            "load_avg_1m": round(os.getloadavg()[0], 2),
+    return {"machine_busy_pct": machine, "cores": psutil.cpu_count(),
+            "other_processes_pct_of_one_core": round(other, 1), "load_avg_1m": round(os.getloadavg()[0], 2),
             "by_process_pct_of_one_core": {k: round(v, 1) for k, v in top}}
 
 
