@@ -94,7 +94,7 @@ def test_token_aware_routing_is_in_effect_for_sample_inserts(settings: Settings)
 
     has_key, has_token_map, first_is_replica, policy, protocol = asyncio.run(go())
     assert has_key and has_token_map and first_is_replica
-    assert policy == "TokenAwarePolicy" and protocol == 5
+    assert policy == "TokenAwarePolicy" and protocol == settings.cassandra_protocol_version == 4
 
 
 def test_driver_connections_disable_nagle(settings: Settings) -> None:
