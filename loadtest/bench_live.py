@@ -382,18 +382,18 @@ class WebSockets:
                 await self.connect(w)
             ws = w.ws
             await ws.send(orjson.dumps({"type": "samples", **batch}).decode())
-            deadline = time.monotonic() + self.ack_timeout_s
-            while True:
-                message = orjson.loads(await asyncio.wait_for(ws.recv(), max(0.01, deadline - time.monotonic())))
-                kind = message.get("type")
-                if kind == "ack" and message.get("seq") == batch["seq"]:
-                    return None
-                if kind == "error" and message.get("seq") in (batch["seq"], None):
-                    return f"ws {message.get('status')} {message.get('code')}"
-                if kind in ("finished", "discarded"):
-                    await self.drop(w)
-                    return f"ws {kind}"
-                self.received[str(kind)] = self.received.get(str(kind), 0) + 1
+            async with asyncio.timeout(self.ack_timeout_s):  # one timer per batch, not a task per message
+                while True:
+                    message = orjson.loads(await ws.recv())
+                    kind = message.get("type")
+                    if kind == "ack" and message.get("seq") == batch["seq"]:
+                        return None
+                    if kind == "error" and message.get("seq") in (batch["seq"], None):
+                        return f"ws {message.get('status')} {message.get('code')}"
+                    if kind in ("finished", "discarded"):
+                        await self.drop(w)
+                        return f"ws {kind}"
+                    self.received[str(kind)] = self.received.get(str(kind), 0) + 1
         except ConnectionClosed as exc:
             w.ws = None
             return f"closed {exc.rcvd.code if exc.rcvd else 'abnormally'}"
@@ -659,10 +659,10 @@ async def run_transport(
         if step["errors"]:
             stopped = f"errors at N={n}"
             break
-        if not step["ack_p99_ms"] < P99_LIMIT_MS:
+        if not _passed(step):
             stopped = f"p99 >= {P99_LIMIT_MS:.0f} ms at N={n}"
             break
-    passing = [s for s in results if not s["errors"] and s["ack_p99_ms"] < P99_LIMIT_MS]
+    passing = [s for s in results if _passed(s)]
     best = max(passing, key=lambda s: s["n"]) if passing else None
     peak = max((s["batches_per_s"] for s in results), default=0.0)
     target = TARGETS[transport.name]
@@ -808,6 +808,11 @@ async def run(
         "note": "the load generator runs on the same machine as the server and shares its CPUs",
     }
     return result
+
+
+def _passed(step: dict[str, Any]) -> bool:
+    """No errors, and acks with a p99 under the limit (a step without a single ack fails)."""
+    return not step["errors"] and step["ack_p99_ms"] is not None and step["ack_p99_ms"] < P99_LIMIT_MS
 
 
 def _loop_name() -> str:
