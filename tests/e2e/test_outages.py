@@ -18,14 +18,18 @@ def _service(name: str, action: str) -> None:
 
 
 def _poll_ready(api: httpx.Client, want_status: int, within_s: float) -> tuple[float, dict]:
+    """Until /ready answers want_status; recovery (200) must hold for 10 answers in a row, so every replica behind
+    the ingress has recovered, not only the one that answered first."""
     started = time.monotonic()
     body: dict = {}
+    streak = 0
     while time.monotonic() - started < within_s:
         r = api.get("/ready", timeout=10)
         body = r.json()
-        if r.status_code == want_status:
+        streak = streak + 1 if r.status_code == want_status else 0
+        if streak >= (10 if want_status == 200 else 1):
             return time.monotonic() - started, body
-        time.sleep(0.2)
+        time.sleep(0.2 if streak == 0 else 0.05)
     raise AssertionError(f"/ready did not answer {want_status} within {within_s}s; last body: {body}")
 
 

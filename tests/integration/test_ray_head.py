@@ -83,8 +83,11 @@ def _kill(pids: set[int]) -> None:
 def ray_head() -> Iterator[dict[str, str]]:
     base = Path(tempfile.mkdtemp(prefix="/tmp/srh-"))  # short: Ray's unix socket paths must stay < 108 bytes
     ports = _free_ports(len(PORT_NAMES) + 1)
+    # the workers' range starts at the last free port and must not contain one of the components' ports
+    while any(ports[-1] <= p <= ports[-1] + 40 for p in ports[:-1]):
+        ports = _free_ports(len(PORT_NAMES) + 1)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_", "STRIDE_"))}
-    env.update({name: str(port) for name, port in zip(PORT_NAMES, ports)})
+    env.update({name: str(port) for name, port in zip(PORT_NAMES, ports, strict=False)})
     env.update(STRIDE_STATE_DIR=str(base / "state"), RAY_TMP=str(base / "ray"), STRIDE_RAY_NUM_CPUS="1",
                STRIDE_RAY_MIN_WORKER_PORT=str(ports[-1]), STRIDE_RAY_MAX_WORKER_PORT=str(ports[-1] + 40))
     # the head's processes name the temp folder or, like the Ray Client server, the GCS address
