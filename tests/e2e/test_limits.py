@@ -124,3 +124,17 @@ def test_columnar_streams_upload_measures_like_data_points(api: httpx.Client, at
     short = {**columnar, "streams": {**columnar["streams"], "lat": columnar["streams"]["lat"][:-1]}}
     bad = api.post("/activities", json=short, headers=headers)
     assert bad.status_code == 422 and bad.json()["error"]["details"][0]["field"] == "streams.lat"
+
+
+def test_a_websocket_message_past_the_cap_closes_the_socket_with_1009(api: httpx.Client, athlete, serve_app: str,
+                                                                      settings: Settings) -> None:
+    from tests.e2e.test_live import messages_until_closed, next_of, owner_socket, start, token_of
+
+    _, headers = athlete
+    activity_id = start(api, headers)
+    with owner_socket(serve_app, activity_id, token_of(headers), max_size=None) as ws:
+        next_of(ws, "metrics")
+        ws.send(json.dumps({"type": "samples", "seq": 1, "points": [],
+                            "padding": "x" * (settings.max_ws_message_bytes + 1)}))
+        _, code = messages_until_closed(ws)
+    assert code == 1009
