@@ -180,7 +180,8 @@ def _group(proc: Any, ours: set[int]) -> str:
     elif "java" in name and "maven" in cmd.lower():
         label = "maven (java)"
     else:
-        for key, text in (("ServeReplica", "serve replica (FastAPI app)"), ("WorkoutShard", "ray WorkoutShard actors"),
+        for key, text in (("StrideLive", "serve socket replica (live WebSockets)"),
+                          ("ServeReplica", "serve replica (FastAPI app)"), ("WorkoutShard", "ray WorkoutShard actors"),
                           ("StatsShard", "ray StatsShard actors"), ("ProxyActor", "serve proxy"),
                           ("ServeController", "serve controller"), ("raylet", "raylet"), ("gcs_server", "ray gcs"),
                           ("haproxy", "haproxy"), ("HAProxy", "haproxy manager"), ("postgres", "postgres"),

@@ -10,7 +10,7 @@ Users (weights in brackets; all `FastHttpUser`, so HTTP goes through geventhttpc
   activities [3], open one [3], its stats [2], its goals [1].
 - LiveTracker [6]: a watch: starts a live workout (`POST /activities/start`), shares it one time in two (the link
   goes to the followers' pool), sends a 5-point batch (columnar) every 5 s and waits for its ack, over the owner
-  WebSocket 4 times in 5 (`WS /ws/activities/{id}/live`, token in the subprotocol) or plain HTTP otherwise; finishes
+  WebSocket (`WS /ws/activities/{id}/live`, token in the subprotocol), every fifth tracker over plain HTTP; finishes
   after STRIDE_LOCUST_LIVE_BATCHES batches (default 24 = 2 minutes) and starts another.
 - Follower [3]: opens a shared workout's socket (`?share=`) and receives its metrics for 20-40 s, then follows
   another; each update is a request event timed from the tracker sending the batch to the follower seeing it.
@@ -59,7 +59,7 @@ MAX_RUN_S = float(os.environ.get("STRIDE_LOCUST_MAX_S", "600"))
 LIVE_BATCHES = int(os.environ.get("STRIDE_LOCUST_LIVE_BATCHES", "24"))
 ACCOUNTS_FILE = os.environ.get("STRIDE_LOCUST_ACCOUNTS_FILE")
 REPORT_FILE = os.environ.get("STRIDE_LOCUST_REPORT")
-WS_SHARE = 0.8  # live trackers on the WebSocket (the rest on HTTP)
+WS_SHARE = 0.8  # live trackers on the WebSocket: every fifth one is on HTTP
 STREAMS_SHARE = 0.8  # uploads as columnar streams (the rest as data_points)
 SHARE_PROB = 0.5  # live workouts shared with followers
 PASSWORD = "locust-password-123"
@@ -85,6 +85,7 @@ class Counters:
 COUNTERS = Counters()
 ACCOUNTS: list[dict[str, Any]] = []
 _next_account = itertools.count()
+_next_tracker = itertools.count()
 SHARES: list[tuple[str, str]] = []  # (activity_id, share token) of live workouts being followed
 SENT_AT: dict[str, deque[tuple[int, float]]] = {}  # activity_id -> (points received after the batch, when sent)
 LIVE: dict[str, dict[str, Any]] = {}  # activity_id -> account of every workout still live
@@ -436,7 +437,7 @@ class LiveTracker(StrideUser):
         self.activity_id: str | None = None
         self.share: tuple[str, str] | None = None
         self.seq = 1
-        self.use_ws = random.random() < WS_SHARE
+        self.use_ws = next(_next_tracker) % 5 != 4  # WS_SHARE, deterministic: every fifth tracker on HTTP
         self.lat0, self.lng0 = 45.0 + random.uniform(-1, 1), 7.0 + random.uniform(-1, 1)
         gevent.sleep(random.uniform(0, BATCH_INTERVAL_S))  # watches do not start in step
 
