@@ -8,6 +8,7 @@
 
 The gateways implement the services' ports (`services.ports.WorkoutShards`, `StatsShards`).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -44,9 +45,10 @@ async def call(handle: Any, method: str, *args: Any, timeout_s: float | None = N
         if isinstance(cause, StrideError):
             raise cause from None
         raise
-    except (RayActorError, ActorUnavailableError, GetTimeoutError, asyncio.TimeoutError) as exc:
-        raise Unavailable(what, type(exc).__name__, retry_after_s=RETRY_AFTER_S,
-                          message=f"{what} restarting or unreachable, retry") from exc
+    except (TimeoutError, RayActorError, ActorUnavailableError, GetTimeoutError) as exc:
+        raise Unavailable(
+            what, type(exc).__name__, retry_after_s=RETRY_AFTER_S, message=f"{what} restarting or unreachable, retry"
+        ) from exc
 
 
 class WorkoutShardsGateway:
@@ -61,8 +63,9 @@ class WorkoutShardsGateway:
     async def _call(self, method: str, activity_id: uuid.UUID, *args: Any) -> Any:
         return await call(self._owner(activity_id), method, activity_id, *args, what="live workouts")
 
-    async def ingest(self, activity_id: uuid.UUID, user_id: uuid.UUID, seq: int, track: Track,
-                     absolute: bool) -> dict[str, Any]:
+    async def ingest(
+        self, activity_id: uuid.UUID, user_id: uuid.UUID, seq: int, track: Track, absolute: bool
+    ) -> dict[str, Any]:
         return await self._call("ingest", activity_id, user_id, seq, track, absolute)  # type: ignore[no-any-return]
 
     async def set_paused(self, activity_id: uuid.UUID, user_id: uuid.UUID, paused: bool) -> dict[str, Any]:
@@ -85,8 +88,9 @@ class WorkoutShardsGateway:
 
     async def ping_all(self, timeout_s: float) -> None:
         """Every shard answers (for /ready)."""
-        await asyncio.gather(*(call(h, "ping", timeout_s=timeout_s, what=f"workout shard {i}")
-                               for i, h in enumerate(self.handles)))
+        await asyncio.gather(
+            *(call(h, "ping", timeout_s=timeout_s, what=f"workout shard {i}") for i, h in enumerate(self.handles))
+        )
 
 
 class StatsShardsGateway:
@@ -115,8 +119,9 @@ class StatsShardsGateway:
 
     async def ping_all(self, timeout_s: float) -> None:
         """Every shard answers (for /ready)."""
-        await asyncio.gather(*(call(h, "ping", timeout_s=timeout_s, what=f"stats shard {i}")
-                               for i, h in enumerate(self.handles)))
+        await asyncio.gather(
+            *(call(h, "ping", timeout_s=timeout_s, what=f"stats shard {i}") for i, h in enumerate(self.handles))
+        )
 
 
 def is_actor_failure(exc: BaseException) -> bool:

@@ -8,6 +8,7 @@ meet old actors: a new version gets new actors, and `deploy` kills every actor o
 shards ever own the same session or user. A killed workout shard loses nothing acknowledged (every batch is in
 Cassandra before its ack) and its sessions are rebuilt by the new owner on their next request.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,14 +61,18 @@ class Topology:
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def for_settings(cls, settings: Settings, version: str | None = None) -> "Topology":
+    def for_settings(cls, settings: Settings, version: str | None = None) -> Topology:
         """The names a settings object implies."""
         v = version or topology_version(settings)
         base = f"{PREFIX}-{v}"
-        return cls(version=v, namespace=settings.ray_namespace,
-                   workout_shards=tuple(f"{base}-workout-{i}" for i in range(settings.workout_shards)),
-                   stats_shards=tuple(f"{base}-stats-{i}" for i in range(settings.stats_shards)),
-                   dispatcher=f"{base}-dispatcher", janitor=f"{base}-janitor")
+        return cls(
+            version=v,
+            namespace=settings.ray_namespace,
+            workout_shards=tuple(f"{base}-workout-{i}" for i in range(settings.workout_shards)),
+            stats_shards=tuple(f"{base}-stats-{i}" for i in range(settings.stats_shards)),
+            dispatcher=f"{base}-dispatcher",
+            janitor=f"{base}-janitor",
+        )
 
     def names(self) -> list[str]:
         """Every actor name of this version."""
@@ -105,8 +110,13 @@ def deploy(settings: Settings, *, wait_s: float = 60.0, version: str | None = No
     handles = Handles(topo, workouts, stats, dispatcher, janitor)
     ray.get([h.ping.remote() for h in [*workouts, *stats, dispatcher, janitor]], timeout=wait_s)
     retired = retire_other_versions(topo)
-    log.info("topology %s deployed (%d workout shards, %d stats shards); retired %d old actors",
-             topo.version, len(workouts), len(stats), len(retired))
+    log.info(
+        "topology %s deployed (%d workout shards, %d stats shards); retired %d old actors",
+        topo.version,
+        len(workouts),
+        len(stats),
+        len(retired),
+    )
     return handles
 
 
@@ -136,12 +146,18 @@ def lookup(topo: Topology, *, wait_s: float = 60.0) -> Handles:
     deadline = time.monotonic() + wait_s
     while True:
         try:
-            return Handles(topo, [_get(n, topo.namespace) for n in topo.workout_shards],
-                           [_get(n, topo.namespace) for n in topo.stats_shards],
-                           _get(topo.dispatcher, topo.namespace), _get(topo.janitor, topo.namespace))
+            return Handles(
+                topo,
+                [_get(n, topo.namespace) for n in topo.workout_shards],
+                [_get(n, topo.namespace) for n in topo.stats_shards],
+                _get(topo.dispatcher, topo.namespace),
+                _get(topo.janitor, topo.namespace),
+            )
         except ValueError:
             if time.monotonic() >= deadline:
-                raise RuntimeError(f"topology {topo.version} is not deployed (run `python -m actors.topology`)") from None
+                raise RuntimeError(
+                    f"topology {topo.version} is not deployed (run `python -m actors.topology`)"
+                ) from None
             time.sleep(0.5)
 
 
@@ -156,8 +172,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     ray.init(address=settings.ray_address, namespace=settings.ray_namespace, log_to_driver=False)
     handles = deploy(settings)
-    print(f"topology {handles.topology.version}: {len(handles.workout_shards)} workout shards, "
-          f"{len(handles.stats_shards)} stats shards, dispatcher, janitor")
+    print(
+        f"topology {handles.topology.version}: {len(handles.workout_shards)} workout shards, "
+        f"{len(handles.stats_shards)} stats shards, dispatcher, janitor"
+    )
     return 0
 
 

@@ -15,6 +15,7 @@ The wrapped function is `ray._common.tls_utils.add_port_to_grpc_server` (Serve's
 RAY_USE_TLS applies); if a Ray upgrade renames it, the hook raises and the worker fails loudly rather than silently
 listening everywhere. tests/e2e/test_listeners.py checks the result by PID.
 """
+
 from __future__ import annotations
 
 import sys
@@ -59,5 +60,7 @@ def bind_grpc_to_node_ip() -> None:
         module = sys.modules.get(name)
         if module is not None:
             if not hasattr(module, "add_port_to_grpc_server"):
-                raise RuntimeError(f"{name} no longer binds through add_port_to_grpc_server: update config/ray_hooks.py")
+                raise RuntimeError(
+                    f"{name} no longer binds through add_port_to_grpc_server: update config/ray_hooks.py"
+                )
             module.add_port_to_grpc_server = add_port_to_grpc_server

@@ -1,4 +1,5 @@
 """One settings object for the whole stack (env prefix STRIDE_); built explicitly, never at import."""
+
 from __future__ import annotations
 
 import ipaddress
@@ -92,7 +93,9 @@ class Settings(BaseSettings):
 
     # Auth
     jwt_secret: SecretStr = SecretStr("")  # required (>= 32 characters); `make up` generates .state/secrets/jwt-secret
-    dev_insecure: bool = False  # STRIDE_DEV_INSECURE=1: accept a missing/short/public JWT secret (local development only)
+    dev_insecure: bool = (
+        False  # STRIDE_DEV_INSECURE=1: accept a missing/short/public JWT secret (local development only)
+    )
     jwt_issuer: str = "stride"
     access_token_ttl_s: int = 900
     refresh_token_ttl_s: int = 30 * 24 * 3600
@@ -184,7 +187,7 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _refuse_public_jwt_secret(self) -> "Settings":
+    def _refuse_public_jwt_secret(self) -> Settings:
         secret = self.jwt_secret.get_secret_value()
         if not secret:
             problem = "STRIDE_JWT_SECRET is not set"
@@ -198,9 +201,11 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"{problem}: anyone could forge access tokens. Set a random secret (`make up` generates one into"
                 " .state/secrets/jwt-secret; e.g. `openssl rand -hex 32`), or STRIDE_DEV_INSECURE=1 for local"
-                " development only")
-        warnings.warn(f"{problem}; accepted only because STRIDE_DEV_INSECURE is set (never in production)",
-                      stacklevel=2)
+                " development only"
+            )
+        warnings.warn(
+            f"{problem}; accepted only because STRIDE_DEV_INSECURE is set (never in production)", stacklevel=2
+        )
         if not secret:
             self.jwt_secret = SecretStr(PUBLIC_DEV_JWT_SECRET)
         return self
@@ -218,8 +223,13 @@ class Settings(BaseSettings):
         user = self.pg_migration_user if owner else self.pg_user
         password = (self.pg_migration_password if owner else self.pg_password).get_secret_value()
         parts = {
-            "host": self.pg_host, "port": str(self.pg_port), "user": user, "password": password,
-            "dbname": database or self.pg_database, "connect_timeout": str(max(1, int(self.pg_connect_timeout_s))),
-            "sslmode": self.pg_sslmode, "sslrootcert": self.pg_sslrootcert,
+            "host": self.pg_host,
+            "port": str(self.pg_port),
+            "user": user,
+            "password": password,
+            "dbname": database or self.pg_database,
+            "connect_timeout": str(max(1, int(self.pg_connect_timeout_s))),
+            "sslmode": self.pg_sslmode,
+            "sslrootcert": self.pg_sslrootcert,
         }
         return " ".join(f"{k}={_libpq_quote(v)}" for k, v in parts.items() if v)

@@ -19,6 +19,7 @@ errors between processes), so every attribute survives a round trip through `pic
 | `RateLimited` | a token bucket is empty (`retry_after_s`) | 429 |
 | `Unavailable` | a dependency (postgres, cassandra, redis, actors) is down (`service`, `retry_after_s`) | 503 |
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -31,8 +32,9 @@ class StrideError(Exception):
 
     code = "error"
 
-    def __init__(self, message: str, *, details: Any = None, code: str | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, message: str, *, details: Any = None, code: str | None = None, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.details = details
@@ -66,11 +68,21 @@ class Unauthenticated(StrideError):
 
     code = "unauthorized"
 
-    def __init__(self, message: str = "authentication required", *, token_given: bool = False,
-                 code: str | None = None, details: Any = None) -> None:
+    def __init__(
+        self,
+        message: str = "authentication required",
+        *,
+        token_given: bool = False,
+        code: str | None = None,
+        details: Any = None,
+    ) -> None:
         challenge = 'Bearer realm="stride", error="invalid_token"' if token_given else 'Bearer realm="stride"'
-        super().__init__(message, details=details, code=code or ("invalid_token" if token_given else None),
-                         headers={"WWW-Authenticate": challenge})
+        super().__init__(
+            message,
+            details=details,
+            code=code or ("invalid_token" if token_given else None),
+            headers={"WWW-Authenticate": challenge},
+        )
         self.token_given = token_given
 
 
@@ -119,12 +131,12 @@ class Invalid(StrideError):
     code = "validation_error"
 
     @classmethod
-    def field(cls, field: str, message: str, kind: str = "value_error") -> "Invalid":
+    def field(cls, field: str, message: str, kind: str = "value_error") -> Invalid:
         """One invalid field, in the envelope's details shape."""
         return cls(f"invalid request: {field}", details=[{"field": field, "message": message, "type": kind}])
 
     @classmethod
-    def fields(cls, details: list[FieldError]) -> "Invalid":
+    def fields(cls, details: list[FieldError]) -> Invalid:
         """Several invalid fields; the message names them all."""
         names = ", ".join(sorted({d["field"] for d in details})) or "body"
         return cls(f"invalid request: {names}", details=details)
@@ -135,8 +147,9 @@ class RateLimited(StrideError):
 
     code = "rate_limited"
 
-    def __init__(self, message: str, *, retry_after_s: int, headers: dict[str, str] | None = None,
-                 details: Any = None) -> None:
+    def __init__(
+        self, message: str, *, retry_after_s: int, headers: dict[str, str] | None = None, details: Any = None
+    ) -> None:
         merged = {"Retry-After": str(retry_after_s), **(headers or {})}
         super().__init__(message, details=details, headers=merged)
         self.retry_after_s = retry_after_s
@@ -148,8 +161,11 @@ class Unavailable(StrideError):
     code = "service_unavailable"
 
     def __init__(self, service: str, detail: str = "", *, retry_after_s: int = 5, message: str | None = None) -> None:
-        super().__init__(message or (f"{service} unavailable: {detail}" if detail else f"{service} unavailable"),
-                         details={"service": service}, headers={"Retry-After": str(retry_after_s)})
+        super().__init__(
+            message or (f"{service} unavailable: {detail}" if detail else f"{service} unavailable"),
+            details={"service": service},
+            headers={"Retry-After": str(retry_after_s)},
+        )
         self.service = service
         self.detail = detail
         self.retry_after_s = retry_after_s

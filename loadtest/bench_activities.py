@@ -1,6 +1,7 @@
 """Benchmark: POST /activities with 3,600 points (as `data_points`, and as columnar `streams`) at 20 connections,
 next to the no-op `GET /health` through the same ingress in the same run, both driven by `wrk` (C) so the generator
 costs little; plus `process_activity` CPU on 3,600 points. Targets (issue 11): >= 60 uploads/s with p99 <= 1 s."""
+
 from __future__ import annotations
 
 import argparse
@@ -28,11 +29,27 @@ def bodies() -> dict[str, bytes]:
     return {"data_points": json.dumps(body).encode(), "streams": json.dumps(columnar).encode()}
 
 
-async def measured(base_url: str, requests: list[wrk.Request], *, concurrency: int, duration_s: float,
-                   ok_statuses: tuple[int, ...] = (200,), timeout_s: float = 10) -> dict[str, Any]:
+async def measured(
+    base_url: str,
+    requests: list[wrk.Request],
+    *,
+    concurrency: int,
+    duration_s: float,
+    ok_statuses: tuple[int, ...] = (200,),
+    timeout_s: float = 10,
+) -> dict[str, Any]:
     """One wrk run, with a sample of who uses the CPU taken in its middle."""
-    task = asyncio.create_task(asyncio.to_thread(wrk.run, base_url, requests, concurrency=concurrency,
-                                                 duration_s=duration_s, ok_statuses=ok_statuses, timeout_s=timeout_s))
+    task = asyncio.create_task(
+        asyncio.to_thread(
+            wrk.run,
+            base_url,
+            requests,
+            concurrency=concurrency,
+            duration_s=duration_s,
+            ok_statuses=ok_statuses,
+            timeout_s=timeout_s,
+        )
+    )
     await asyncio.sleep(duration_s / 2)
     cpu = await cpu_sample(3.0)
     return {**await task, "cpu_mid_run": cpu}
@@ -48,14 +65,28 @@ async def run(base_url: str, concurrency: int, duration_s: float, quiet_wait_s: 
     headers = {**headers, "Content-Type": "application/json"}
     uploads: dict[str, Any] = {}
     for form, raw in bodies().items():
-        result = await measured(base_url, [("POST", "/activities", headers, raw)], concurrency=concurrency,
-                                duration_s=duration_s, ok_statuses=(201,), timeout_s=30)
-        uploads[form] = {**result, "body_bytes": len(raw), "points_per_s": round(result["requests_per_s"] * 3600),
-                         "vs_noop_throughput_ratio": round(result["requests_per_s"] / noop["requests_per_s"], 4),
-                         "meets_target": result["requests_per_s"] >= TARGET_RPS and result["p99_ms"] <= TARGET_P99_MS}
-    return {"processing_3600_points": processing, "quiet_before": quiet, "noop_health": noop,
-            "upload_3600_points": uploads,
-            "targets": {"requests_per_s": TARGET_RPS, "p99_ms": TARGET_P99_MS}}
+        result = await measured(
+            base_url,
+            [("POST", "/activities", headers, raw)],
+            concurrency=concurrency,
+            duration_s=duration_s,
+            ok_statuses=(201,),
+            timeout_s=30,
+        )
+        uploads[form] = {
+            **result,
+            "body_bytes": len(raw),
+            "points_per_s": round(result["requests_per_s"] * 3600),
+            "vs_noop_throughput_ratio": round(result["requests_per_s"] / noop["requests_per_s"], 4),
+            "meets_target": result["requests_per_s"] >= TARGET_RPS and result["p99_ms"] <= TARGET_P99_MS,
+        }
+    return {
+        "processing_3600_points": processing,
+        "quiet_before": quiet,
+        "noop_health": noop,
+        "upload_3600_points": uploads,
+        "targets": {"requests_per_s": TARGET_RPS, "p99_ms": TARGET_P99_MS},
+    }
 
 
 def main() -> None:

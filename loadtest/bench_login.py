@@ -3,6 +3,7 @@ and POST /auth/login over HTTP when a Stride app answers at --url (known vs unkn
 
 `python -m loadtest.bench_login [--url http://127.0.0.1:8000] [--n 8]` writes loadtest/results/login.json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,9 +28,13 @@ ALTERNATIVES = [(2, 19456, 1), (3, 12288, 1), (1, 47104, 1), (2, 65536, 1)]  # O
 
 def _stats(samples_ms: list[float]) -> dict[str, float]:
     """p50/p95/mean/max of latencies in ms."""
-    return {"n": len(samples_ms), "p50_ms": round(percentile(samples_ms, 50), 2),
-            "p95_ms": round(percentile(samples_ms, 95), 2), "mean_ms": round(statistics.fmean(samples_ms), 2),
-            "max_ms": round(max(samples_ms), 2)}
+    return {
+        "n": len(samples_ms),
+        "p50_ms": round(percentile(samples_ms, 50), 2),
+        "p95_ms": round(percentile(samples_ms, 95), 2),
+        "mean_ms": round(statistics.fmean(samples_ms), 2),
+        "max_ms": round(max(samples_ms), 2),
+    }
 
 
 def time_argon2(time_cost: int, memory_kib: int, parallelism: int, repeat: int) -> dict[str, Any]:
@@ -43,8 +48,13 @@ def time_argon2(time_cost: int, memory_kib: int, parallelism: int, repeat: int) 
         started = time.perf_counter()
         hasher.verify(stored, PASSWORD)
         verifies.append((time.perf_counter() - started) * 1000)
-    return {"time_cost": time_cost, "memory_kib": memory_kib, "parallelism": parallelism,
-            "hash": _stats(hashes), "verify": _stats(verifies)}
+    return {
+        "time_cost": time_cost,
+        "memory_kib": memory_kib,
+        "parallelism": parallelism,
+        "hash": _stats(hashes),
+        "verify": _stats(verifies),
+    }
 
 
 def verify_throughput(time_cost: int, memory_kib: int, parallelism: int, threads: int, total: int) -> float:
@@ -61,8 +71,9 @@ async def _login(client: httpx.AsyncClient, email: str, password: str) -> tuple[
     # each login from its own loopback source address (Linux answers all of 127/8), so the per-address login bucket
     # does not throttle the benchmark; the app ignores a client's X-Forwarded-For (it believes only HAProxy's entry)
     source = f"127.{random.randint(64, 127)}.{random.randint(0, 255)}.{random.randint(1, 254)}"
-    async with httpx.AsyncClient(base_url=client.base_url, timeout=client.timeout,
-                                 transport=httpx.AsyncHTTPTransport(local_address=source)) as one:
+    async with httpx.AsyncClient(
+        base_url=client.base_url, timeout=client.timeout, transport=httpx.AsyncHTTPTransport(local_address=source)
+    ) as one:
         started = time.perf_counter()
         r = await one.post("/auth/login", json={"email": email, "password": password})
         return r.status_code, (time.perf_counter() - started) * 1000
@@ -79,19 +90,25 @@ async def time_http_login(base_url: str, n: int) -> dict[str, Any] | None:
             return None
         cases: dict[str, list[float]] = {"ok": [], "wrong_password": [], "unknown_email": []}
         statuses: dict[str, list[int]] = {k: [] for k in cases}
-        for i in range(n):  # a fresh account per round keeps the per-account bucket out of the way
+        for _i in range(n):  # a fresh account per round keeps the per-account bucket out of the way
             email = f"bench-login-{uuid.uuid4().hex[:10]}@example.com"
             async with loopback_client(client) as one:  # registration is rate limited per client address
                 r = await one.post("/users", json={"email": email, "password": PASSWORD, "name": "bench"})
             r.raise_for_status()
-            for case, (who, pw) in {"ok": (email, PASSWORD), "wrong_password": (email, "not-the-password"),
-                                    "unknown_email": (f"nobody-{uuid.uuid4().hex}@example.com", PASSWORD)}.items():
+            for case, (who, pw) in {
+                "ok": (email, PASSWORD),
+                "wrong_password": (email, "not-the-password"),
+                "unknown_email": (f"nobody-{uuid.uuid4().hex}@example.com", PASSWORD),
+            }.items():
                 code, ms = await _login(client, who, pw)
                 statuses[case].append(code)
                 if code in (200, 401):
                     cases[case].append(ms)
-    return {"base_url": base_url, "statuses": {k: sorted(set(v)) for k, v in statuses.items()},
-            **{k: _stats(v) for k, v in cases.items() if v}}
+    return {
+        "base_url": base_url,
+        "statuses": {k: sorted(set(v)) for k, v in statuses.items()},
+        **{k: _stats(v) for k, v in cases.items() if v},
+    }
 
 
 def run(settings: Settings, base_url: str | None, n: int, repeat: int) -> dict[str, Any]:

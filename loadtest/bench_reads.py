@@ -2,6 +2,7 @@
 all driven by `wrk` (C): `GET /activities/{id}` (a 3,600-point activity), `GET /users/{id}/activities`,
 `GET /users/{id}/stats` and `GET /users/{id}/goals`, each also conditional (`If-None-Match` -> 304) where the
 route gives an ETag. Target (issue 11): every read >= 0.5 of the no-op's requests/s (aim: 0.8)."""
+
 from __future__ import annotations
 
 import argparse
@@ -13,7 +14,6 @@ from typing import Any
 
 import httpx
 
-from loadtest import wrk
 from loadtest.bench_activities import bodies, measured
 from loadtest.harness import register, wait_for_quiet, write_result
 
@@ -27,15 +27,22 @@ async def seed_user(client: httpx.AsyncClient, activities: int, ride: bytes) -> 
     r = await client.post("/activities", content=ride, headers={**headers, "Content-Type": "application/json"})
     r.raise_for_status()
     ride_id = r.json()["activity_id"]
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     for _ in range(activities):
         start = now - dt.timedelta(days=random.uniform(0, 365))
-        body = {"type": random.choice(["running", "cycling"]), "start_time": start.isoformat(),
-                "duration": random.uniform(1200, 5400), "distance": random.uniform(3000, 40000)}
+        body = {
+            "type": random.choice(["running", "cycling"]),
+            "start_time": start.isoformat(),
+            "duration": random.uniform(1200, 5400),
+            "distance": random.uniform(3000, 40000),
+        }
         (await client.post("/activities", json=body, headers=headers)).raise_for_status()
     for goal_type, target in (("weekly_distance", 30000), ("monthly_count", 12)):
-        await client.post("/goals", headers=headers, json={"user_id": user_id, "goal_type": goal_type,
-                                                             "target_value": target, "start_date": str(now.date())})
+        await client.post(
+            "/goals",
+            headers=headers,
+            json={"user_id": user_id, "goal_type": goal_type, "target_value": target, "start_date": str(now.date())},
+        )
     for _ in range(300):  # wait until the stats actor has applied every event
         stats = (await client.get(f"/users/{user_id}/stats", headers=headers)).json()
         if stats.get("lifetime_workouts") == activities + 1:
@@ -50,8 +57,9 @@ async def _conditional(client: httpx.AsyncClient, path: str, headers: dict[str, 
     return {**headers, "If-None-Match": etag} if etag else headers
 
 
-async def run(base_url: str, concurrency: int, duration_s: float, users: int, activities: int,
-              quiet_wait_s: float) -> dict[str, Any]:
+async def run(
+    base_url: str, concurrency: int, duration_s: float, users: int, activities: int, quiet_wait_s: float
+) -> dict[str, Any]:
     """Seed users, then measure the reference and each read."""
     ride = bodies()["streams"]
     async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
@@ -68,15 +76,27 @@ async def run(base_url: str, concurrency: int, duration_s: float, users: int, ac
     reads: dict[str, Any] = {}
     for name, reqs in paths.items():
         result = await measured(base_url, list(reqs), concurrency=concurrency, duration_s=duration_s)
-        reads[name] = {**result, "vs_noop_throughput_ratio": round(result["requests_per_s"] / noop["requests_per_s"], 3)}
+        reads[name] = {
+            **result,
+            "vs_noop_throughput_ratio": round(result["requests_per_s"] / noop["requests_per_s"], 3),
+        }
         if any("If-None-Match" in h for _, h in revalidate[name]):
-            cond = await measured(base_url, list(revalidate[name]), concurrency=concurrency, duration_s=duration_s,
-                                  ok_statuses=(304,))
+            cond = await measured(
+                base_url, list(revalidate[name]), concurrency=concurrency, duration_s=duration_s, ok_statuses=(304,)
+            )
             reads[f"{name}_if_none_match"] = {
-                **cond, "vs_noop_throughput_ratio": round(cond["requests_per_s"] / noop["requests_per_s"], 3)}
-    return {"users": users, "activities_per_user": activities + 1, "quiet_before": quiet, "noop_health": noop,
-            "reads": reads, "target_ratio": TARGET_RATIO,
-            "all_meet_target": all(r["vs_noop_throughput_ratio"] >= TARGET_RATIO for r in reads.values())}
+                **cond,
+                "vs_noop_throughput_ratio": round(cond["requests_per_s"] / noop["requests_per_s"], 3),
+            }
+    return {
+        "users": users,
+        "activities_per_user": activities + 1,
+        "quiet_before": quiet,
+        "noop_health": noop,
+        "reads": reads,
+        "target_ratio": TARGET_RATIO,
+        "all_meet_target": all(r["vs_noop_throughput_ratio"] >= TARGET_RATIO for r in reads.values()),
+    }
 
 
 def main() -> None:

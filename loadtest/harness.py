@@ -1,4 +1,5 @@
 """Shared benchmark machinery: a closed-loop HTTP generator, result files, and who-uses-the-CPU sampling."""
+
 from __future__ import annotations
 
 import asyncio
@@ -26,9 +27,15 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[k]
 
 
-async def closed_loop(make_request: Callable[[httpx.AsyncClient, int], Awaitable[httpx.Response]], *,
-                      base_url: str, concurrency: int, duration_s: float, max_requests: int = 1_000_000,
-                      ok_statuses: tuple[int, ...] = (200, 201)) -> dict[str, Any]:
+async def closed_loop(
+    make_request: Callable[[httpx.AsyncClient, int], Awaitable[httpx.Response]],
+    *,
+    base_url: str,
+    concurrency: int,
+    duration_s: float,
+    max_requests: int = 1_000_000,
+    ok_statuses: tuple[int, ...] = (200, 201),
+) -> dict[str, Any]:
     """Run `concurrency` clients for `duration_s` (bounded by max_requests); latency stats in ms."""
     latencies: list[float] = []
     errors: dict[str, int] = {}
@@ -56,9 +63,13 @@ async def closed_loop(make_request: Callable[[httpx.AsyncClient, int], Awaitable
         await asyncio.gather(*(worker(client, i) for i in range(concurrency)))
         elapsed = time.monotonic() - began
     return {
-        "concurrency": concurrency, "duration_s": round(elapsed, 2), "requests_ok": len(latencies), "errors": errors,
+        "concurrency": concurrency,
+        "duration_s": round(elapsed, 2),
+        "requests_ok": len(latencies),
+        "errors": errors,
         "requests_per_s": round(len(latencies) / elapsed, 1) if elapsed else 0.0,
-        "p50_ms": round(percentile(latencies, 50), 2), "p99_ms": round(percentile(latencies, 99), 2),
+        "p50_ms": round(percentile(latencies, 50), 2),
+        "p99_ms": round(percentile(latencies, 99), 2),
         "mean_ms": round(statistics.fmean(latencies), 2) if latencies else None,
     }
 
@@ -67,8 +78,12 @@ def write_result(name: str, result: dict[str, Any]) -> Path:
     """Write a benchmark's JSON (with the machine it ran on) to loadtest/results/NAME.json."""
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"{name}.json"
-    result = {"benchmark": name, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-              "machine": {"cpus": __import__("os").cpu_count(), "python": platform.python_version()}, **result}
+    result = {
+        "benchmark": name,
+        "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {"cpus": __import__("os").cpu_count(), "python": platform.python_version()},
+        **result,
+    }
     path.write_text(json.dumps(result, indent=2) + "\n")
     return path
 
@@ -89,15 +104,19 @@ def spread_address(taken: set[str] | None = None) -> str:
 
 def loopback_client(client: httpx.AsyncClient, source: str | None = None) -> httpx.AsyncClient:
     """A one-off client like `client` whose connections leave from loopback address `source` (random by default)."""
-    return httpx.AsyncClient(base_url=client.base_url, timeout=client.timeout,
-                             transport=httpx.AsyncHTTPTransport(local_address=source or spread_address()))
+    return httpx.AsyncClient(
+        base_url=client.base_url,
+        timeout=client.timeout,
+        transport=httpx.AsyncHTTPTransport(local_address=source or spread_address()),
+    )
 
 
 BENCH_PASSWORD = "bench-password-123"
 
 
-async def new_account(base_url: str, tag: str, *, taken: set[str] | None = None, attempts: int = 8,
-                      max_wait_s: float = 30.0) -> dict[str, Any]:
+async def new_account(
+    base_url: str, tag: str, *, taken: set[str] | None = None, attempts: int = 8, max_wait_s: float = 30.0
+) -> dict[str, Any]:
     """Register a fresh user and log it in, both from one fresh loopback source address; a 429 or 503 is retried
     (from another address, after min(Retry-After, max_wait_s)). Returns {email, password, ip, user_id,
     access_token, refresh_token, expires_in, headers}; the user id is the access token's `sub` (POST /users answers
@@ -111,8 +130,9 @@ async def new_account(base_url: str, tag: str, *, taken: set[str] | None = None,
     last = ""
     for _ in range(attempts):
         source = spread_address(taken)
-        async with httpx.AsyncClient(base_url=base_url, timeout=60,
-                                     transport=httpx.AsyncHTTPTransport(local_address=source)) as one:
+        async with httpx.AsyncClient(
+            base_url=base_url, timeout=60, transport=httpx.AsyncHTTPTransport(local_address=source)
+        ) as one:
             if not registered:
                 r = await one.post("/users", json={"email": email, "password": BENCH_PASSWORD, "name": f"bench {tag}"})
                 if r.status_code in (429, 503):
@@ -129,10 +149,16 @@ async def new_account(base_url: str, tag: str, *, taken: set[str] | None = None,
             r.raise_for_status()
             tokens = r.json()
             user_id = jwt.decode(tokens["access_token"], options={"verify_signature": False})["sub"]
-            return {"email": email, "password": BENCH_PASSWORD, "ip": source, "user_id": user_id,
-                    "access_token": tokens["access_token"], "refresh_token": tokens["refresh_token"],
-                    "expires_in": float(tokens.get("expires_in") or 900),
-                    "headers": {"Authorization": f"Bearer {tokens['access_token']}"}}
+            return {
+                "email": email,
+                "password": BENCH_PASSWORD,
+                "ip": source,
+                "user_id": user_id,
+                "access_token": tokens["access_token"],
+                "refresh_token": tokens["refresh_token"],
+                "expires_in": float(tokens.get("expires_in") or 900),
+                "headers": {"Authorization": f"Bearer {tokens['access_token']}"},
+            }
     raise RuntimeError(f"could not register and log in a benchmark user ({last})")
 
 
@@ -142,6 +168,7 @@ async def register(client: httpx.AsyncClient, tag: str) -> dict[str, str]:
 
 
 # ---------------------------------------------------------------------------------------------- who uses the CPU
+
 
 def _ours() -> set[int]:
     """Pids of this stack (the services in .state/pids, this Ray session's processes and their children, HAProxy)."""
@@ -180,12 +207,22 @@ def _group(proc: Any, ours: set[int]) -> str:
     elif "java" in name and "maven" in cmd.lower():
         label = "maven (java)"
     else:
-        for key, text in (("StrideLive", "serve socket replica (live WebSockets)"),
-                          ("ServeReplica", "serve replica (FastAPI app)"), ("WorkoutShard", "ray WorkoutShard actors"),
-                          ("StatsShard", "ray StatsShard actors"), ("ProxyActor", "serve proxy"),
-                          ("ServeController", "serve controller"), ("raylet", "raylet"), ("gcs_server", "ray gcs"),
-                          ("haproxy", "haproxy"), ("HAProxy", "haproxy manager"), ("postgres", "postgres"),
-                          ("redis", "redis"), ("locust", "locust"), ("pytest", "pytest")):
+        for key, text in (
+            ("StrideLive", "serve socket replica (live WebSockets)"),
+            ("ServeReplica", "serve replica (FastAPI app)"),
+            ("WorkoutShard", "ray WorkoutShard actors"),
+            ("StatsShard", "ray StatsShard actors"),
+            ("ProxyActor", "serve proxy"),
+            ("ServeController", "serve controller"),
+            ("raylet", "raylet"),
+            ("gcs_server", "ray gcs"),
+            ("haproxy", "haproxy"),
+            ("HAProxy", "haproxy manager"),
+            ("postgres", "postgres"),
+            ("redis", "redis"),
+            ("locust", "locust"),
+            ("pytest", "pytest"),
+        ):
             if key in name or key in cmd:
                 label = text
                 break
@@ -219,9 +256,13 @@ async def cpu_sample(seconds: float = 3.0) -> dict[str, Any]:
     machine = psutil.cpu_percent(None)
     top = sorted(groups.items(), key=lambda kv: -kv[1])[:12]
     other = sum(v for k, v in groups.items() if k.startswith("OTHER: "))
-    return {"machine_busy_pct": machine, "cores": psutil.cpu_count(),
-            "other_processes_pct_of_one_core": round(other, 1), "load_avg_1m": round(os.getloadavg()[0], 2),
-            "by_process_pct_of_one_core": {k: round(v, 1) for k, v in top}}
+    return {
+        "machine_busy_pct": machine,
+        "cores": psutil.cpu_count(),
+        "other_processes_pct_of_one_core": round(other, 1),
+        "load_avg_1m": round(os.getloadavg()[0], 2),
+        "by_process_pct_of_one_core": {k: round(v, 1) for k, v in top},
+    }
 
 
 async def wait_for_quiet(max_wait_s: float, limit_pct: float = 30.0) -> dict[str, Any]:
@@ -233,6 +274,9 @@ async def wait_for_quiet(max_wait_s: float, limit_pct: float = 30.0) -> dict[str
         sample = await cpu_sample(2.0)
         waited = time.monotonic() - began
         if sample["other_processes_pct_of_one_core"] < limit_pct or waited >= max_wait_s:
-            return {"waited_s": round(waited, 1), "quiet": sample["other_processes_pct_of_one_core"] < limit_pct,
-                    "other_processes_pct_of_one_core": sample["other_processes_pct_of_one_core"]}
+            return {
+                "waited_s": round(waited, 1),
+                "quiet": sample["other_processes_pct_of_one_core"] < limit_pct,
+                "other_processes_pct_of_one_core": sample["other_processes_pct_of_one_core"],
+            }
         await asyncio.sleep(3.0)

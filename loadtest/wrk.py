@@ -3,6 +3,7 @@
 Each request is the next (method, path, headers, body) from a list, round-robin, via a generated Lua script; results
 are parsed from `wrk --latency` (requests/s, p50/p90/p99, non-2xx), and the generator's own CPU time is taken from
 the kernel's accounting of the wrk process (wait4 rusage)."""
+
 from __future__ import annotations
 
 import os
@@ -42,11 +43,13 @@ def _lua(requests: list[Request], ok_statuses: tuple[int, ...]) -> str:
         body_lua = _lua_str(body) if body is not None else "nil"
         rows.append(f'wrk.format("{method}", {_lua_str(path)}, {{{hs}}}, {body_lua})')
     ok = ", ".join(f"[{s}] = true" for s in ok_statuses)
-    return ("local reqs = {" + ",\n".join(rows) + "}\nlocal i = 0\n"
-            "request = function()\n  i = (i % #reqs) + 1\n  return reqs[i]\nend\n"
-            f"local ok = {{{ok}}}\nlocal errors = 0\n"
-            "response = function(status) if not ok[status] then errors = errors + 1 end end\n"
-            "done = function() io.write(string.format('NON2XX %d\\n', errors)) end\n")
+    return (
+        "local reqs = {" + ",\n".join(rows) + "}\nlocal i = 0\n"
+        "request = function()\n  i = (i % #reqs) + 1\n  return reqs[i]\nend\n"
+        f"local ok = {{{ok}}}\nlocal errors = 0\n"
+        "response = function(status) if not ok[status] then errors = errors + 1 end end\n"
+        "done = function() io.write(string.format('NON2XX %d\\n', errors)) end\n"
+    )
 
 
 def _ms(value: str) -> float:
@@ -60,11 +63,16 @@ def parse(output: str) -> dict[str, Any]:
     socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
     return {
         "requests_per_s": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),  # type: ignore[union-attr]
-        "p50_ms": round(_ms(pct["50"]), 2), "p90_ms": round(_ms(pct["90"]), 2), "p99_ms": round(_ms(pct["99"]), 2),
+        "p50_ms": round(_ms(pct["50"]), 2),
+        "p90_ms": round(_ms(pct["90"]), 2),
+        "p99_ms": round(_ms(pct["99"]), 2),
         "requests": int(re.search(r"(\d+) requests in", output).group(1)),  # type: ignore[union-attr]
         "non_2xx": int(re.search(r"NON2XX (\d+)", output).group(1)) if "NON2XX" in output else None,  # type: ignore[union-attr]
-        "socket_errors": dict(zip(("connect", "read", "write", "timeout"), map(int, socket_errors.groups()), strict=True))
-        if socket_errors else {},
+        "socket_errors": dict(
+            zip(("connect", "read", "write", "timeout"), map(int, socket_errors.groups()), strict=True)
+        )
+        if socket_errors
+        else {},
     }
 
 
@@ -73,17 +81,37 @@ def available() -> bool:
     return shutil.which("wrk") is not None
 
 
-def run(base_url: str, requests: list[Request], *, concurrency: int = 20, duration_s: float = 15,
-        threads: int = 1, ok_statuses: tuple[int, ...] = (200, 201, 204, 304), timeout_s: float = 10) -> dict[str, Any]:
+def run(
+    base_url: str,
+    requests: list[Request],
+    *,
+    concurrency: int = 20,
+    duration_s: float = 15,
+    threads: int = 1,
+    ok_statuses: tuple[int, ...] = (200, 201, 204, 304),
+    timeout_s: float = 10,
+) -> dict[str, Any]:
     """Closed-loop load with `concurrency` connections for `duration_s`; includes the generator's CPU seconds."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(_lua(requests, ok_statuses))
     out_file = tempfile.NamedTemporaryFile("w+", suffix=".out", delete=False)  # noqa: SIM115 - closed in finally
     try:
         started = time.monotonic()
-        proc = subprocess.Popen(["wrk", f"-t{threads}", f"-c{concurrency}", f"-d{int(duration_s)}s", "--latency",
-                                 f"--timeout={int(timeout_s)}s", "-s", script.name, base_url],
-                                stdout=out_file, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [
+                "wrk",
+                f"-t{threads}",
+                f"-c{concurrency}",
+                f"-d{int(duration_s)}s",
+                "--latency",
+                f"--timeout={int(timeout_s)}s",
+                "-s",
+                script.name,
+                base_url,
+            ],
+            stdout=out_file,
+            stderr=subprocess.STDOUT,
+        )
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
         wall = time.monotonic() - started
@@ -96,5 +124,11 @@ def run(base_url: str, requests: list[Request], *, concurrency: int = 20, durati
         out_file.close()
         Path(out_file.name).unlink(missing_ok=True)
     cpu = usage.ru_utime + usage.ru_stime
-    return {"generator": "wrk", "concurrency": concurrency, "duration_s": duration_s, **parse(out),
-            "generator_cpu_s": round(cpu, 2), "generator_cpu_pct_of_core": round(100 * cpu / wall, 1)}
+    return {
+        "generator": "wrk",
+        "concurrency": concurrency,
+        "duration_s": duration_s,
+        **parse(out),
+        "generator_cpu_s": round(cpu, 2),
+        "generator_cpu_pct_of_core": round(100 * cpu / wall, 1),
+    }

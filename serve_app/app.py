@@ -1,4 +1,5 @@
 """The FastAPI ingress and its Ray Serve deployment."""
+
 from __future__ import annotations
 
 import logging
@@ -15,7 +16,7 @@ from serve_app.ratelimit import RateLimitHeadersMiddleware
 from serve_app.resources import Resources, set_resources
 from serve_app.routers import activities, auth, devices, health, live, progress, users
 
-API_DESCRIPTION = "Stride: workouts, live tracking, stats and goals. Errors: {\"error\": {code, message, details}}."
+API_DESCRIPTION = 'Stride: workouts, live tracking, stats and goals. Errors: {"error": {code, message, details}}.'
 
 
 def create_app() -> FastAPI:
@@ -94,7 +95,8 @@ class StrideLive:
 def build_socket_app(settings: Settings, topology: Topology | None = None) -> serve.Application:
     """The bound Serve application of the live sockets (deployed at SOCKET_ROUTE_PREFIX next to build_app's)."""
     return StrideLive.options(  # type: ignore[attr-defined,no-any-return]
-        num_replicas=settings.live_ws_replicas, max_ongoing_requests=settings.live_ws_max_ongoing_requests,
+        num_replicas=settings.live_ws_replicas,
+        max_ongoing_requests=settings.live_ws_max_ongoing_requests,
         ray_actor_options={"num_cpus": settings.live_ws_replica_cpus},
     ).bind(settings, topology or Topology.for_settings(settings))
 
@@ -104,10 +106,15 @@ def build_app(settings: Settings, topology: Topology | None = None) -> serve.App
     and this code imply, which `python -m actors.topology` or `serve_app.deploy` creates)."""
     scaling: dict[str, Any] = {"num_replicas": settings.api_replicas}
     if settings.api_max_replicas > settings.api_replicas:
-        scaling = {"autoscaling_config": {"min_replicas": settings.api_replicas,
-                                          "max_replicas": settings.api_max_replicas,
-                                          "target_ongoing_requests": settings.api_target_ongoing_requests}}
+        scaling = {
+            "autoscaling_config": {
+                "min_replicas": settings.api_replicas,
+                "max_replicas": settings.api_max_replicas,
+                "target_ongoing_requests": settings.api_target_ongoing_requests,
+            }
+        }
     return StrideAPI.options(  # type: ignore[attr-defined,no-any-return]
         max_ongoing_requests=settings.api_max_ongoing_requests,
-        ray_actor_options={"num_cpus": settings.api_replica_cpus}, **scaling,
+        ray_actor_options={"num_cpus": settings.api_replica_cpus},
+        **scaling,
     ).bind(settings, topology or Topology.for_settings(settings))

@@ -9,8 +9,10 @@ Pure ASGI middleware, in front of everything else (no JSON is parsed before it):
 - WebSocket messages over `ws_message_bytes` close the socket with 1009 (message too big).
 A refusal is the usual JSON error envelope (413, 415, 400); the route's own answer, if any, is dropped.
 """
+
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import zlib
@@ -122,10 +124,8 @@ async def _linger(receive: Receive, limit: int, seconds: float = 5.0) -> None:
             if not message.get("more_body", False):
                 return
 
-    try:
+    with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(drain(), seconds)
-    except asyncio.TimeoutError:
-        pass
 
 
 def _error_body(code: str, message: str) -> bytes:
@@ -151,8 +151,12 @@ class RequestBodyMiddleware:
             from serve_app.resources import get_resources
 
             s = get_resources().settings
-            self._caps = BodyCaps(upload_bytes=s.max_body_bytes, samples_bytes=s.max_samples_body_bytes,
-                                  default_bytes=s.max_small_body_bytes, ws_message_bytes=s.max_ws_message_bytes)
+            self._caps = BodyCaps(
+                upload_bytes=s.max_body_bytes,
+                samples_bytes=s.max_samples_body_bytes,
+                default_bytes=s.max_small_body_bytes,
+                ws_message_bytes=s.max_ws_message_bytes,
+            )
         return self._caps
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -172,13 +176,16 @@ class RequestBodyMiddleware:
             await _linger(receive, cap)
             return
         if decoder is None:
-            await self._respond(send, _Refusal(415, "unsupported_media_type",
-                                               f"unsupported Content-Encoding {encoding!r} (gzip, zstd)"))
+            await self._respond(
+                send, _Refusal(415, "unsupported_media_type", f"unsupported Content-Encoding {encoding!r} (gzip, zstd)")
+            )
             return
         if not isinstance(decoder, _Identity):
             # the route sees the decoded body: drop the encoding and the (now wrong) length
-            scope = dict(scope, headers=[(k, v) for k, v in scope["headers"]
-                                         if k not in (b"content-encoding", b"content-length")])
+            scope = dict(
+                scope,
+                headers=[(k, v) for k, v in scope["headers"] if k not in (b"content-encoding", b"content-length")],
+            )
         await self._guarded(scope, receive, send, cap, decoder)
 
     async def _guarded(self, scope: Scope, receive: Receive, send: Send, cap: int, decoder: _Decoder) -> None:
@@ -245,7 +252,15 @@ class RequestBodyMiddleware:
     @staticmethod
     async def _respond(send: Send, refusal: _Refusal) -> None:
         body = _error_body(refusal.code, refusal.message)
-        await send({"type": "http.response.start", "status": refusal.status,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                                (b"connection", b"close")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": refusal.status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})

@@ -1,6 +1,7 @@
 """Import path for Serve config files and KubeRay (`serve_app.cluster_entry:app`): settings from the environment.
 
 Building the bound application reads settings only; every connection is made later, inside the replicas."""
+
 from __future__ import annotations
 
 from config.settings import Settings

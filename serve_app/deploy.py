@@ -1,4 +1,5 @@
 """Deploy (or redeploy) the Stride Serve app onto a running Ray cluster: `python -m serve_app.deploy`."""
+
 from __future__ import annotations
 
 import sys
@@ -22,8 +23,12 @@ def deploy(settings: Settings, *, blocking_ready: bool = True) -> None:
     handles = deploy_topology(settings)
     serve.start(http_options={"host": settings.http_host, "port": settings.http_port}, detached=True)
     serve.run(build_app(settings, handles.topology), name=APP_NAME, route_prefix="/", blocking=False)
-    serve.run(build_socket_app(settings, handles.topology), name=SOCKET_APP_NAME, route_prefix=SOCKET_ROUTE_PREFIX,
-              blocking=False)
+    serve.run(
+        build_socket_app(settings, handles.topology),
+        name=SOCKET_APP_NAME,
+        route_prefix=SOCKET_ROUTE_PREFIX,
+        blocking=False,
+    )
     if blocking_ready:
         wait_running(timeout_s=180)
         wait_running(timeout_s=180, app=SOCKET_APP_NAME)

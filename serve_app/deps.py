@@ -4,6 +4,7 @@
 
 Each alias resolves to the service this replica built in `serve_app.resources` from its settings.
 """
+
 from __future__ import annotations
 
 from typing import Annotated

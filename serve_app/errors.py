@@ -3,6 +3,7 @@
 `domain.errors.StrideError` (raised by services, storage and actors) -> its status; the framework's own errors
 (404/405 routing, 422 request validation) -> the same envelope; anything else -> 500 `internal_error`, logged.
 """
+
 from __future__ import annotations
 
 import logging
@@ -15,21 +16,50 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from domain.errors import (
-    Conflict, Forbidden, Invalid, Malformed, NotFound, PreconditionFailed, RateLimited, StrideError, TooLarge,
-    Unauthenticated, Unavailable, Unsupported,
+    Conflict,
+    Forbidden,
+    Invalid,
+    Malformed,
+    NotFound,
+    PreconditionFailed,
+    RateLimited,
+    StrideError,
+    TooLarge,
+    Unauthenticated,
+    Unavailable,
+    Unsupported,
 )
 
 log = logging.getLogger("stride.errors")
 
 RETRY_AFTER_S = 5
 STATUS: dict[type[StrideError], int] = {
-    Malformed: 400, Unauthenticated: 401, Forbidden: 403, NotFound: 404, Conflict: 409, PreconditionFailed: 412,
-    TooLarge: 413, Unsupported: 415, Invalid: 422, RateLimited: 429, Unavailable: 503,
+    Malformed: 400,
+    Unauthenticated: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    PreconditionFailed: 412,
+    TooLarge: 413,
+    Unsupported: 415,
+    Invalid: 422,
+    RateLimited: 429,
+    Unavailable: 503,
 }
 _CODES = {
-    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-    409: "conflict", 412: "precondition_failed", 413: "payload_too_large", 415: "unsupported_media_type",
-    422: "validation_error", 428: "precondition_required", 429: "rate_limited", 503: "service_unavailable",
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    412: "precondition_failed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    428: "precondition_required",
+    429: "rate_limited",
+    503: "service_unavailable",
 }
 
 
@@ -41,8 +71,9 @@ def status_of(exc: StrideError) -> int:
     return 500
 
 
-def envelope(status: int, message: str, *, code: str | None = None, details: Any = None,
-             headers: dict[str, str] | None = None) -> JSONResponse:
+def envelope(
+    status: int, message: str, *, code: str | None = None, details: Any = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
     """The JSON error response."""
     body = {"error": {"code": code or _CODES.get(status, "error"), "message": message, "details": details}}
     return JSONResponse(body, status_code=status, headers=headers)
@@ -56,8 +87,10 @@ def field_path(loc: tuple[Any, ...] | list[Any]) -> str:
 
 def invalid_from_errors(errors: list[Any], prefix: tuple[str, ...] = ()) -> Invalid:
     """The one 422 builder: pydantic/FastAPI/msgspec error dicts -> Invalid with field-level details."""
-    details = [{"field": field_path((*prefix, *e.get("loc", ()))), "message": e.get("msg", ""),
-                "type": e.get("type", "")} for e in errors]
+    details = [
+        {"field": field_path((*prefix, *e.get("loc", ()))), "message": e.get("msg", ""), "type": e.get("type", "")}
+        for e in errors
+    ]
     return Invalid.fields(details)
 
 

@@ -3,6 +3,7 @@
 Built from settings and the deployed actor topology inside the replica's process; nothing connects until first
 used. Routers never reach past this into storage: they get a service through `serve_app.deps`.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -48,12 +49,17 @@ class Resources:
     actors: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, settings: Settings, handles: Handles | None = None) -> "Resources":
+    def build(cls, settings: Settings, handles: Handles | None = None) -> Resources:
         """Construct clients from settings (no network I/O)."""
         actors = {"dispatcher": handles.dispatcher, "janitor": handles.janitor} if handles else {}
-        return cls(settings=settings, pg=Postgres(settings), cassandra=Cassandra(settings),
-                   redis=build_redis(settings, max_connections=settings.redis_max_connections), handles=handles,
-                   actors=actors)
+        return cls(
+            settings=settings,
+            pg=Postgres(settings),
+            cassandra=Cassandra(settings),
+            redis=build_redis(settings, max_connections=settings.redis_max_connections),
+            handles=handles,
+            actors=actors,
+        )
 
     # ------------------------------------------------------------------ adapters
 
@@ -103,11 +109,13 @@ class Resources:
     @cached_property
     def rate_limits(self) -> RateLimits:
         s = self.settings
-        return RateLimits(api=Rate(s.rate_api_capacity, s.rate_api_refill_per_s),
-                          login_ip=Rate(s.rate_login_ip_capacity, s.rate_login_ip_refill_per_s),
-                          login_account=Rate(s.rate_login_account_capacity, s.rate_login_account_refill_per_s),
-                          register_ip=Rate(s.rate_register_ip_capacity, s.rate_register_ip_refill_per_s),
-                          register_global=Rate(s.rate_register_global_capacity, s.rate_register_global_refill_per_s))
+        return RateLimits(
+            api=Rate(s.rate_api_capacity, s.rate_api_refill_per_s),
+            login_ip=Rate(s.rate_login_ip_capacity, s.rate_login_ip_refill_per_s),
+            login_account=Rate(s.rate_login_account_capacity, s.rate_login_account_refill_per_s),
+            register_ip=Rate(s.rate_register_ip_capacity, s.rate_register_ip_refill_per_s),
+            register_global=Rate(s.rate_register_global_capacity, s.rate_register_global_refill_per_s),
+        )
 
     @cached_property
     def passwords(self) -> Passwords:
@@ -121,16 +129,23 @@ class Resources:
     @cached_property
     def session_guard(self) -> SessionGuard:
         s = self.settings
-        return SessionGuard(self.uow, self.auth_state, self.auth_state, self.limiter,
-                            LocalSessionCache(s.session_local_ttl_s), active_ttl_s=s.session_cache_ttl_s,
-                            revoked_ttl_s=s.access_token_ttl_s + 60)
+        return SessionGuard(
+            self.uow,
+            self.auth_state,
+            self.auth_state,
+            self.limiter,
+            LocalSessionCache(s.session_local_ttl_s),
+            active_ttl_s=s.session_cache_ttl_s,
+            revoked_ttl_s=s.access_token_ttl_s + 60,
+        )
 
     @cached_property
     def auth(self) -> AuthService:
         s = self.settings
         tokens = AccessTokens(s.jwt_secret.get_secret_value(), s.jwt_issuer, s.access_token_ttl_s)
-        return AuthService(self.uow, self.passwords, tokens, self.session_guard, self.limiter, self.rate_limits,
-                           s.refresh_token_ttl_s)
+        return AuthService(
+            self.uow, self.passwords, tokens, self.session_guard, self.limiter, self.rate_limits, s.refresh_token_ttl_s
+        )
 
     @cached_property
     def accounts(self) -> AccountService:
@@ -153,8 +168,12 @@ class Resources:
     @cached_property
     def progress(self) -> ProgressService:
         s = self.settings
-        limits = ProgressLimits(max_goals_per_user=s.max_goals_per_user, goal_start_within_days=s.goal_start_within_days,
-                                goal_max_span_days=s.goal_max_span_days, progress_max_span_days=s.progress_max_span_days)
+        limits = ProgressLimits(
+            max_goals_per_user=s.max_goals_per_user,
+            goal_start_within_days=s.goal_start_within_days,
+            goal_max_span_days=s.goal_max_span_days,
+            progress_max_span_days=s.progress_max_span_days,
+        )
         return ProgressService(self.uow, self.stats, self.stats_cache, limits)
 
     # ------------------------------------------------------------------ legacy accessors (until every area is moved)
@@ -175,9 +194,11 @@ class Resources:
 
         timeout = self.settings.ready_timeout_s
         results = await asyncio.gather(
-            self.workouts.ping_all(timeout), self.stats.ping_all(timeout),
+            self.workouts.ping_all(timeout),
+            self.stats.ping_all(timeout),
             *(call(h, "ping", timeout_s=timeout, what=name) for name, h in self.actors.items()),
-            return_exceptions=True)
+            return_exceptions=True,
+        )
         failed = [str(getattr(r, "service", type(r).__name__)) for r in results if isinstance(r, BaseException)]
         if failed:
             raise StorageUnavailable("actors", ", ".join(failed))

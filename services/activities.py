@@ -5,6 +5,7 @@ summary, its sets and the `activity_created` event in one unit of work. A failur
 visible activity; a retry with the same client id lands on the same rows; the reconciler purges samples whose
 summary never committed.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -69,36 +70,73 @@ def deterministic_id(user_id: uuid.UUID, client_id: str, fingerprint: str) -> uu
 def check_track(track: Track, limits: Limits, field_name: str = "data_points") -> None:
     """Points must lie within [0, max_span_s] of the start, and there must not be too many of them."""
     if len(track) > limits.max_points:
-        raise TooLarge(f"too many points ({len(track)} > {limits.max_points})",
-                       details={"field": field_name, "max": limits.max_points})
+        raise TooLarge(
+            f"too many points ({len(track)} > {limits.max_points})",
+            details={"field": field_name, "max": limits.max_points},
+        )
     if len(track) == 0:
         return
     bad = np.flatnonzero(~np.isfinite(track.t) | (track.t < 0) | (track.t > limits.max_span_s))
     if bad.size:
         k = int(bad[0])
-        message = "point is before start_time" if track.t[k] < 0 else \
-            f"point is more than {limits.max_span_s / 86400:g} days after start_time"
+        message = (
+            "point is before start_time"
+            if track.t[k] < 0
+            else f"point is more than {limits.max_span_s / 86400:g} days after start_time"
+        )
         raise Invalid.field(f"{field_name}.{k}.time", message)
 
 
-def _process(sport: str, track: Track, profile: AthleteProfile, start_year: int, laps: Sequence[DeviceLap] = (),
-             sets: Sequence[StrengthSet] = (), duration: float | None = None, distance: float | None = None,
-             calories: float | None = None) -> ProcessedActivity:
-    return process_activity(sport, track, profile=profile, start_year=start_year, device_laps=laps, sets=sets,
-                            duration_s=duration, distance_m=distance, calories=calories)
+def _process(
+    sport: str,
+    track: Track,
+    profile: AthleteProfile,
+    start_year: int,
+    laps: Sequence[DeviceLap] = (),
+    sets: Sequence[StrengthSet] = (),
+    duration: float | None = None,
+    distance: float | None = None,
+    calories: float | None = None,
+) -> ProcessedActivity:
+    return process_activity(
+        sport,
+        track,
+        profile=profile,
+        start_year=start_year,
+        device_laps=laps,
+        sets=sets,
+        duration_s=duration,
+        distance_m=distance,
+        calories=calories,
+    )
 
 
 def metric_changes(processed: ProcessedActivity) -> dict[str, Any]:
     """The summary columns a processed activity fills."""
     p = processed
     return {
-        "duration": p.elapsed_s, "moving_time": p.moving_s, "distance": p.distance_m,
-        "elevation_gain": p.elevation_gain_m, "elevation_loss": p.elevation_loss_m, "calories": p.calories,
-        "average_speed": p.avg_speed_mps, "max_speed": p.max_speed_mps, "average_pace": p.avg_pace_s_per_km,
-        "heart_rate_avg": p.hr_avg, "heart_rate_max": p.hr_max, "cadence_avg": p.cadence_avg,
-        "power_avg": p.power_avg, "power_max": p.power_max, "route_polyline": p.route_polyline,
-        "summary_polyline": p.summary_polyline, "bbox": p.bbox, "points_count": p.points_count,
-        "laps": p.laps, "splits": p.splits, "best_efforts": p.best_efforts, "hr_zones": p.hr_zones,
+        "duration": p.elapsed_s,
+        "moving_time": p.moving_s,
+        "distance": p.distance_m,
+        "elevation_gain": p.elevation_gain_m,
+        "elevation_loss": p.elevation_loss_m,
+        "calories": p.calories,
+        "average_speed": p.avg_speed_mps,
+        "max_speed": p.max_speed_mps,
+        "average_pace": p.avg_pace_s_per_km,
+        "heart_rate_avg": p.hr_avg,
+        "heart_rate_max": p.hr_max,
+        "cadence_avg": p.cadence_avg,
+        "power_avg": p.power_avg,
+        "power_max": p.power_max,
+        "route_polyline": p.route_polyline,
+        "summary_polyline": p.summary_polyline,
+        "bbox": p.bbox,
+        "points_count": p.points_count,
+        "laps": p.laps,
+        "splits": p.splits,
+        "best_efforts": p.best_efforts,
+        "hr_zones": p.hr_zones,
         "strength": p.strength,
     }
 
@@ -111,8 +149,15 @@ def _streams(sport: str, track: Track, keys: Sequence[str], resolution: str) -> 
 class ActivityService:
     """Upload, read, stream, list, edit and delete activities."""
 
-    def __init__(self, uow: UnitOfWorkFactory, samples: SampleStore, purges: Purges, workouts: WorkoutShards,
-                 limits: Limits = Limits(), offload: Offload = default_offload) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        samples: SampleStore,
+        purges: Purges,
+        workouts: WorkoutShards,
+        limits: Limits = Limits(),
+        offload: Offload = default_offload,
+    ) -> None:
         self.uow = uow
         self.samples = samples
         self.purges = purges
@@ -130,15 +175,33 @@ class ActivityService:
             profile = await uow.activities.athlete_profile(user_id)
         if existing is not None:
             return self._replay(existing, new.fingerprint)
-        processed = await self.offload(_process, new.sport, new.track, profile, new.start_time.year, new.laps,
-                                       new.sets, new.duration, new.distance, new.calories)
+        processed = await self.offload(
+            _process,
+            new.sport,
+            new.track,
+            profile,
+            new.start_time.year,
+            new.laps,
+            new.sets,
+            new.duration,
+            new.distance,
+            new.calories,
+        )
         activity_id = deterministic_id(user_id, new.client_id, new.fingerprint) if new.client_id else uuid.uuid4()
         buckets = await self._write_samples(activity_id, user_id, processed.track)
-        row = {"activity_id": activity_id, "user_id": user_id, "client_id": new.client_id,
-               "request_hash": new.fingerprint, "type": new.sport,
-               "name": new.name or default_name(new.sport, new.start_time), "notes": new.notes,
-               "visibility": new.visibility, "start_time": new.start_time, "sample_buckets": buckets,
-               **metric_changes(processed)}
+        row = {
+            "activity_id": activity_id,
+            "user_id": user_id,
+            "client_id": new.client_id,
+            "request_hash": new.fingerprint,
+            "type": new.sport,
+            "name": new.name or default_name(new.sport, new.start_time),
+            "notes": new.notes,
+            "visibility": new.visibility,
+            "start_time": new.start_time,
+            "sample_buckets": buckets,
+            **metric_changes(processed),
+        }
         async with self.uow() as uow:
             if not await uow.activities.insert(row):
                 twin = await uow.activities.by_client_id(user_id, new.client_id) if new.client_id else None
@@ -154,8 +217,10 @@ class ActivityService:
     @staticmethod
     def _replay(existing: dict[str, Any], fingerprint: str) -> tuple[uuid.UUID, bool]:
         if existing["request_hash"] != fingerprint:
-            raise Conflict("this client_id / Idempotency-Key was already used for a different activity",
-                           details={"activity_id": str(existing["activity_id"])})
+            raise Conflict(
+                "this client_id / Idempotency-Key was already used for a different activity",
+                details={"activity_id": str(existing["activity_id"])},
+            )
         return existing["activity_id"], False
 
     async def _write_samples(self, activity_id: uuid.UUID, user_id: uuid.UUID, track: Track) -> list[int]:
@@ -182,30 +247,43 @@ class ActivityService:
             raise NotFound("activity")
         return row
 
-    async def streams(self, user_id: uuid.UUID, activity_id: uuid.UUID, keys: Sequence[str],
-                      resolution: str) -> dict[str, Any]:
+    async def streams(
+        self, user_id: uuid.UUID, activity_id: uuid.UUID, keys: Sequence[str], resolution: str
+    ) -> dict[str, Any]:
         """Strava-style per-point streams of the stored samples (processed off the event loop)."""
         row = await self.get(user_id, activity_id)
         track = await self.samples.read_track(activity_id, list(row["sample_buckets"]))
         data = await self.offload(_streams, row["type"], track, list(keys), resolution)
         series_type = "distance" if row["type"] in DISTANCE_SPORTS else "time"
-        return {k: {"data": v, "original_size": len(track), "resolution": resolution, "series_type": series_type}
-                for k, v in data.items()}
+        return {
+            k: {"data": v, "original_size": len(track), "resolution": resolution, "series_type": series_type}
+            for k, v in data.items()
+        }
 
-    async def list(self, user_id: uuid.UUID, *, limit: int, offset: int, before: dt.datetime | None = None,
-                   after: dt.datetime | None = None, sport: str | None = None) -> tuple[list[dict[str, Any]], int | None]:
+    async def list(
+        self,
+        user_id: uuid.UUID,
+        *,
+        limit: int,
+        offset: int,
+        before: dt.datetime | None = None,
+        after: dt.datetime | None = None,
+        sport: str | None = None,
+    ) -> tuple[list[dict[str, Any]], int | None]:
         """A page of summaries, newest first, and the offset of the next page (None at the end)."""
         if before is not None and after is not None and after >= before:
             raise Invalid.field("after", "must be before `before`")
         async with self.uow() as uow:
-            rows = await uow.activities.list(user_id, limit=limit + 1, offset=offset, before=before, after=after,
-                                             sport=sport)
+            rows = await uow.activities.list(
+                user_id, limit=limit + 1, offset=offset, before=before, after=after, sport=sport
+            )
         return rows[:limit], (offset + limit if len(rows) > limit else None)
 
     # ------------------------------------------------------------------ edits
 
-    async def update(self, user_id: uuid.UUID, activity_id: uuid.UUID, changes: dict[str, Any],
-                     if_match: int | None) -> dict[str, Any]:
+    async def update(
+        self, user_id: uuid.UUID, activity_id: uuid.UUID, changes: dict[str, Any], if_match: int | None
+    ) -> dict[str, Any]:
         """Edit name/type/notes/visibility under optimistic concurrency; a type change re-measures the samples."""
         fields = {k: v for k, v in changes.items() if k in EDITABLE}
         async with self.uow() as uow:
@@ -213,8 +291,9 @@ class ActivityService:
             if row is None:
                 raise NotFound("activity")
             if if_match is not None and if_match != row["version"]:
-                raise PreconditionFailed(f"activity is at version {row['version']}, not {if_match}",
-                                         details={"version": row["version"]})
+                raise PreconditionFailed(
+                    f"activity is at version {row['version']}, not {if_match}", details={"version": row["version"]}
+                )
             if row["status"] != "saved":
                 raise Conflict("a live workout can be edited once it is finished")
             if "type" in fields and fields["type"] != row["type"]:
@@ -228,8 +307,9 @@ class ActivityService:
     async def _remeasure(self, row: dict[str, Any], sport: str, profile: AthleteProfile) -> dict[str, Any]:
         track = await self.samples.read_track(row["activity_id"], list(row["sample_buckets"]))
         sets = [StrengthSet(**s) for s in row["sets"]]
-        processed = await self.offload(_process, sport, track, profile, row["start_time"].year, (), sets,
-                                       row["duration"], row["distance"])
+        processed = await self.offload(
+            _process, sport, track, profile, row["start_time"].year, (), sets, row["duration"], row["distance"]
+        )
         cols = metric_changes(processed)
         if len(track) == 0:  # a manual entry keeps what the athlete typed
             cols = {k: v for k, v in cols.items() if k not in ("duration", "moving_time", "distance")}

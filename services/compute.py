@@ -5,6 +5,7 @@ Threads, because the heavy parts are numpy (which releases the GIL) and C/Rust p
 (the cores of the machine) so work queues here instead of oversubscribing the CPU. Created on first use, never
 at import.
 """
+
 from __future__ import annotations
 
 import asyncio

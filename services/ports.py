@@ -4,6 +4,7 @@
 Rows cross these ports as plain dicts (column name -> value) because that is what the HTTP schemas validate and
 the stats code reads; each method's docstring names the keys it returns.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -23,6 +24,7 @@ Row = dict[str, Any]
 
 # ---------------------------------------------------------------------------------------------- Postgres repositories
 
+
 class ActivityRepository(Protocol):
     """Activity summaries (Postgres `activities`, `strength_sets`, `activity_insights`)."""
 
@@ -41,8 +43,16 @@ class ActivityRepository(Protocol):
     async def status(self, activity_id: uuid.UUID, user_id: uuid.UUID) -> str | None:
         """'live' or 'saved' for a user's activity, None if missing or someone else's."""
 
-    async def list(self, user_id: uuid.UUID, *, limit: int, offset: int, before: dt.datetime | None,
-                   after: dt.datetime | None, sport: str | None) -> list[Row]:
+    async def list(
+        self,
+        user_id: uuid.UUID,
+        *,
+        limit: int,
+        offset: int,
+        before: dt.datetime | None,
+        after: dt.datetime | None,
+        sport: str | None,
+    ) -> list[Row]:
         """A user's saved activities (summary columns), newest first."""
 
     async def update(self, activity_id: uuid.UUID, changes: Row) -> Row:
@@ -68,8 +78,9 @@ class UnitOfWork(Protocol):
     stats: StatsRepository
     outbox: OutboxRepository
 
-    def emit(self, event_type: str, user_id: uuid.UUID, aggregate_id: uuid.UUID,
-             payload: Row | None = None) -> uuid.UUID:
+    def emit(
+        self, event_type: str, user_id: uuid.UUID, aggregate_id: uuid.UUID, payload: Row | None = None
+    ) -> uuid.UUID:
         """Announce a change; written to the outbox at commit (and dropped on rollback). Returns the event id."""
 
     async def commit(self) -> None:
@@ -78,16 +89,18 @@ class UnitOfWork(Protocol):
     async def rollback(self) -> None:
         """Undo everything since the block began (also what leaving without commit does)."""
 
-    async def __aenter__(self) -> "UnitOfWork": ...
+    async def __aenter__(self) -> UnitOfWork: ...
 
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None: ...
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
 
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]
 
 
 # ---------------------------------------------------------------------------------------------- Cassandra samples
+
 
 class SampleStore(Protocol):
     """Every GPS and sensor point, in columnar chunks (Cassandra `samples`)."""
@@ -126,14 +139,14 @@ class Purges(Protocol):
 
 # ---------------------------------------------------------------------------------------------- actors (gateway)
 
+
 class WorkoutShards(Protocol):
     """The live-workout actors (actors.gateway.WorkoutShardsGateway). Every method returns a plain body and raises
     domain errors: NotFound (no such live workout of this user, or it already ended), Conflict (a batch too far
     ahead of the acknowledged ones), Invalid (points outside the workout's time span), TooLarge (the workout's
     point cap), Unavailable (Cassandra/Postgres down, or the shard restarting: retry)."""
 
-    async def ingest(self, activity_id: uuid.UUID, user_id: uuid.UUID, seq: int, track: Track,
-                     absolute: bool) -> Row:
+    async def ingest(self, activity_id: uuid.UUID, user_id: uuid.UUID, seq: int, track: Track, absolute: bool) -> Row:
         """Store batch `seq` durably (Cassandra) and only then acknowledge it: {acked_seq, missing, highest_seq,
         duplicate, metrics}. A batch already stored is acknowledged again with duplicate=True, not written twice.
         `absolute`: `track.t` holds epoch seconds (the shard subtracts the workout's start)."""
@@ -172,12 +185,14 @@ class WorkoutShards(Protocol):
 
 # ---------------------------------------------------------------------------------------------- live workouts
 
+
 class LiveRepository(Protocol):
     """Live workouts in Postgres: the `activities` row (status 'live' until finished, request_hash 'live'), its
     `live_sessions` row (pause events, last activity) and its `live_shares` (read-only follow links)."""
 
-    async def create(self, activity_id: uuid.UUID, user_id: uuid.UUID, sport: str, start_time: dt.datetime,
-                     client_id: str | None) -> bool:
+    async def create(
+        self, activity_id: uuid.UUID, user_id: uuid.UUID, sport: str, start_time: dt.datetime, client_id: str | None
+    ) -> bool:
         """Insert the live activity (sample_buckets [0]) and its session; False if a twin (same id, or same user +
         client id) exists."""
 
@@ -239,6 +254,7 @@ class LiveFeed(Protocol):
 
 
 # ---------------------------------------------------------------------------------------------- progress
+
 
 class GoalRepository(Protocol):
     """Goal definitions (Postgres `goals`); rows {goal_id, user_id, goal_type, target_value, sport, start_date,
@@ -340,13 +356,21 @@ class StatsShards(Protocol):
 
 # ---------------------------------------------------------------------------------------------- accounts
 
+
 class UserRepository(Protocol):
     """Accounts (Postgres `users`). Public rows are {user_id, email, name, timezone, birth_year, sex, weight_kg,
     max_hr, resting_hr, preferences, created_at, updated_at}; the password hash leaves only through credentials().
     Emails are matched only by `email_key` (domain.accounts.normalize_email), unique in the database."""
 
-    async def insert(self, user_id: uuid.UUID, email: str, email_key: str, password_hash: str,
-                     profile: Mapping[str, Any], preferences: Mapping[str, Any]) -> bool:
+    async def insert(
+        self,
+        user_id: uuid.UUID,
+        email: str,
+        email_key: str,
+        password_hash: str,
+        profile: Mapping[str, Any],
+        preferences: Mapping[str, Any],
+    ) -> bool:
         """Create a user; False (nothing written) when email_key is taken."""
 
     async def get(self, user_id: uuid.UUID, *, for_update: bool = False) -> Row | None:
@@ -391,8 +415,9 @@ class LoginSessionRepository(Protocol):
 class DeviceRepository(Protocol):
     """Linked devices (`devices`): rows {device_id, user_id, kind, external_id, name, created_at, last_used_at}."""
 
-    async def insert(self, user_id: uuid.UUID, kind: str, external_id: str | None, name: str | None,
-                     token_hash: bytes) -> Row:
+    async def insert(
+        self, user_id: uuid.UUID, kind: str, external_id: str | None, name: str | None, token_hash: bytes
+    ) -> Row:
         """Link a device whose token hashes to token_hash."""
 
     async def list(self, user_id: uuid.UUID) -> list[Row]:
@@ -418,8 +443,9 @@ class RateLimiter(Protocol):
 class SessionGate(Protocol):
     """Login-session states in Redis: 'active', 'revoked' or None (unknown: ask Postgres). Raises Unavailable."""
 
-    async def check(self, user_id: uuid.UUID, session_id: uuid.UUID, bucket: Bucket, *,
-                    mark_active_s: int = 0) -> tuple[str | None, BucketResult | None]:
+    async def check(
+        self, user_id: uuid.UUID, session_id: uuid.UUID, bucket: Bucket, *, mark_active_s: int = 0
+    ) -> tuple[str | None, BucketResult | None]:
         """One round trip: (the session's state, the bucket's answer if a token was taken). A token is taken only
         for an active session; mark_active_s > 0 records the session active first."""
 
@@ -448,6 +474,7 @@ class UserKeys(Protocol):
 
 
 # ---------------------------------------------------------------------------------------------- CPU work
+
 
 class Offload(Protocol):
     """Runs CPU-bound work (parsing, hashing, processing) off the event loop: services.compute.offload."""

@@ -1,4 +1,5 @@
 """Activity summaries in Postgres (`activities`, `strength_sets`, `activity_insights`): the ActivityRepository."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -18,7 +19,8 @@ SUMMARY_COLUMNS = (
 )
 FULL_COLUMNS = SUMMARY_COLUMNS + (
     ", client_id, status, notes, route_polyline, heart_rate_max, max_speed, elevation_loss, cadence_avg, power_avg,"
-    " power_max, laps, splits, best_efforts, hr_zones, bbox, strength, version, updated_at, sample_buckets, request_hash"
+    " power_max, laps, splits, best_efforts, hr_zones, bbox, strength, version, updated_at, sample_buckets,"
+    " request_hash"
 )
 
 
@@ -44,7 +46,9 @@ class PgActivities:
 
     async def by_client_id(self, user_id: uuid.UUID, client_id: str) -> dict[str, Any] | None:
         cur = await self.conn.execute(
-            "SELECT activity_id, request_hash FROM activities WHERE user_id = %s AND client_id = %s", (user_id, client_id))
+            "SELECT activity_id, request_hash FROM activities WHERE user_id = %s AND client_id = %s",
+            (user_id, client_id),
+        )
         return await cur.fetchone()
 
     async def insert(self, row: dict[str, Any]) -> bool:
@@ -64,11 +68,15 @@ class PgActivities:
             await cur.executemany(
                 "INSERT INTO strength_sets (activity_id, idx, exercise, reps, weight_kg, rpe, rest_s)"
                 " VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                [(activity_id, i, s["exercise"], s["reps"], s["weight_kg"], s.get("rpe"), s.get("rest_s"))
-                 for i, s in enumerate(sets)],
+                [
+                    (activity_id, i, s["exercise"], s["reps"], s["weight_kg"], s.get("rpe"), s.get("rest_s"))
+                    for i, s in enumerate(sets)
+                ],
             )
 
-    async def get(self, activity_id: uuid.UUID, user_id: uuid.UUID, *, for_update: bool = False) -> dict[str, Any] | None:
+    async def get(
+        self, activity_id: uuid.UUID, user_id: uuid.UUID, *, for_update: bool = False
+    ) -> dict[str, Any] | None:
         lock = " FOR UPDATE OF a" if for_update else ""
         cur = await self.conn.execute(
             f"SELECT {', '.join('a.' + c.strip() for c in FULL_COLUMNS.split(','))},"
@@ -77,28 +85,43 @@ class PgActivities:
             " 'weight_kg', s.weight_kg, 'rpe', s.rpe, 'rest_s', s.rest_s) ORDER BY s.idx)"
             " FROM strength_sets s WHERE s.activity_id = a.activity_id), '[]'::jsonb) AS sets"
             f" FROM activities a LEFT JOIN activity_insights i USING (activity_id)"
-            f" WHERE a.activity_id = %s AND a.user_id = %s{lock}", (activity_id, user_id))
+            f" WHERE a.activity_id = %s AND a.user_id = %s{lock}",
+            (activity_id, user_id),
+        )
         return await cur.fetchone()
 
     async def status(self, activity_id: uuid.UUID, user_id: uuid.UUID) -> str | None:
-        cur = await self.conn.execute("SELECT status FROM activities WHERE activity_id = %s AND user_id = %s",
-                                      (activity_id, user_id))
+        cur = await self.conn.execute(
+            "SELECT status FROM activities WHERE activity_id = %s AND user_id = %s", (activity_id, user_id)
+        )
         row = await cur.fetchone()
         return row["status"] if row else None
 
-    async def list(self, user_id: uuid.UUID, *, limit: int, offset: int, before: dt.datetime | None = None,
-                   after: dt.datetime | None = None, sport: str | None = None) -> list[dict[str, Any]]:
+    async def list(
+        self,
+        user_id: uuid.UUID,
+        *,
+        limit: int,
+        offset: int,
+        before: dt.datetime | None = None,
+        after: dt.datetime | None = None,
+        sport: str | None = None,
+    ) -> list[dict[str, Any]]:
         where: list[str] = ["user_id = %s", "status = 'saved'"]
         params: list[Any] = [user_id]
         if before is not None:
-            where.append("start_time < %s"); params.append(before)
+            where.append("start_time < %s")
+            params.append(before)
         if after is not None:
-            where.append("start_time > %s"); params.append(after)
+            where.append("start_time > %s")
+            params.append(after)
         if sport is not None:
-            where.append("type = %s"); params.append(sport)
+            where.append("type = %s")
+            params.append(sport)
         cur = await self.conn.execute(
             f"SELECT {SUMMARY_COLUMNS} FROM activities WHERE {' AND '.join(where)}"
-            " ORDER BY start_time DESC, activity_id DESC LIMIT %s OFFSET %s", [*params, limit, offset],
+            " ORDER BY start_time DESC, activity_id DESC LIMIT %s OFFSET %s",
+            [*params, limit, offset],
         )
         return await cur.fetchall()
 
@@ -119,16 +142,25 @@ class PgActivities:
             await self.conn.execute(
                 "INSERT INTO sample_purges (activity_id, buckets) SELECT activity_id, sample_buckets FROM activities"
                 " WHERE activity_id = %s AND cardinality(sample_buckets) > 0 ON CONFLICT (activity_id) DO NOTHING",
-                (activity_id,))
+                (activity_id,),
+            )
         elif buckets:
             await self.conn.execute(
                 "INSERT INTO sample_purges (activity_id, buckets) VALUES (%s, %s)"
-                " ON CONFLICT (activity_id) DO UPDATE SET buckets = EXCLUDED.buckets", (activity_id, list(buckets)))
+                " ON CONFLICT (activity_id) DO UPDATE SET buckets = EXCLUDED.buckets",
+                (activity_id, list(buckets)),
+            )
         await self.conn.execute("DELETE FROM activities WHERE activity_id = %s", (activity_id,))
 
     async def athlete_profile(self, user_id: uuid.UUID) -> AthleteProfile:
         cur = await self.conn.execute(
-            "SELECT weight_kg, max_hr, resting_hr, birth_year, sex FROM users WHERE user_id = %s", (user_id,))
+            "SELECT weight_kg, max_hr, resting_hr, birth_year, sex FROM users WHERE user_id = %s", (user_id,)
+        )
         row = await cur.fetchone() or {}
-        return AthleteProfile(weight_kg=row.get("weight_kg") or 70.0, max_hr=row.get("max_hr"),
-                              resting_hr=row.get("resting_hr"), birth_year=row.get("birth_year"), sex=row.get("sex"))
+        return AthleteProfile(
+            weight_kg=row.get("weight_kg") or 70.0,
+            max_hr=row.get("max_hr"),
+            resting_hr=row.get("resting_hr"),
+            birth_year=row.get("birth_year"),
+            sex=row.get("sex"),
+        )

@@ -1,4 +1,5 @@
 """Cassandra adapter: one driver Cluster/Session per process, prepared statements, asyncio bridging."""
+
 from __future__ import annotations
 
 import asyncio
@@ -109,8 +110,9 @@ class Cassandra:
         loop = asyncio.get_running_loop()
         result: asyncio.Future[Any] = loop.create_future()
         try:
-            future = self.session().execute_async(statement, params,
-                                                  timeout=timeout or self.settings.cassandra_request_timeout_s)
+            future = self.session().execute_async(
+                statement, params, timeout=timeout or self.settings.cassandra_request_timeout_s
+            )
         except UNAVAILABLE_ERRORS as exc:
             result.set_exception(StorageUnavailable("cassandra", type(exc).__name__))
             return result

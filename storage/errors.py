@@ -1,4 +1,5 @@
 """Storage failures: a backing service that cannot be reached is `Unavailable` (503 + Retry-After upstream)."""
+
 from __future__ import annotations
 
 from domain.errors import Unavailable

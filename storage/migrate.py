@@ -9,6 +9,7 @@ _PASSWORD), never as the app, and grant the app's roles (STRIDE_PG_USER, STRIDE_
 Postgres SELECT/INSERT/UPDATE/DELETE on the tables and USAGE on the sequences (also by default for every table a later
 migration creates), Cassandra SELECT and MODIFY on the keyspace. The app can change rows, never the schema.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,7 +21,6 @@ import time
 from pathlib import Path
 
 import psycopg
-
 from psycopg import sql
 
 from config.settings import Settings

@@ -1,4 +1,5 @@
 """PostgreSQL adapter: an async connection pool built from settings, with failures mapped to StorageUnavailable."""
+
 from __future__ import annotations
 
 import contextlib

@@ -5,6 +5,7 @@ retries, a short connect timeout, and a circuit per client: after a connection f
 (no network round trip) for `redis_circuit_open_s`, then one call probes again. With Redis down a request pays
 microseconds per Redis call instead of redis-py's default retries (~4 s per call).
 """
+
 from __future__ import annotations
 
 import time
@@ -15,8 +16,9 @@ import redis.asyncio as aioredis
 from redis.asyncio.connection import Connection, ConnectionPool, SSLConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry as SyncRetry
-from redis.exceptions import ConnectionError as RedisConnectionError, TimeoutError as RedisTimeoutError
 
 from config.settings import Settings
 from storage.errors import StorageUnavailable
@@ -34,8 +36,9 @@ class RedisCircuit:
 
     def check(self) -> None:
         if time.monotonic() < self.open_until:
-            raise RedisConnectionError("Redis unavailable (a connection failed less than "
-                                       f"{self.open_s:g} s ago; not retrying yet)")
+            raise RedisConnectionError(
+                f"Redis unavailable (a connection failed less than {self.open_s:g} s ago; not retrying yet)"
+            )
 
     def trip(self) -> None:
         self.open_until = time.monotonic() + self.open_s

@@ -15,6 +15,7 @@ the rows queued during one event-loop tick are flushed together on the next one:
 
 Measured in loadtest/README.md (## Cassandra).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -42,8 +43,9 @@ class CassandraPort(Protocol):
 
     def prepare(self, cql: str) -> Any: ...
 
-    def execute_future(self, statement: Any, params: Any = None,
-                       timeout: float | None = None) -> asyncio.Future[Any]: ...
+    def execute_future(
+        self, statement: Any, params: Any = None, timeout: float | None = None
+    ) -> asyncio.Future[Any]: ...
 
     def primary_replica(self, statement: Any) -> Any: ...
 
@@ -53,8 +55,14 @@ class CassandraPort(Protocol):
 class SampleWriter:
     """Writes live sample rows, coalescing the rows of one event-loop tick (see the module docstring)."""
 
-    def __init__(self, cas: CassandraPort, *, mode: str = "replica_batches",
-                 max_batch_rows: int = DEFAULT_MAX_BATCH_ROWS, max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES) -> None:
+    def __init__(
+        self,
+        cas: CassandraPort,
+        *,
+        mode: str = "replica_batches",
+        max_batch_rows: int = DEFAULT_MAX_BATCH_ROWS,
+        max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES,
+    ) -> None:
         if mode not in MODES:
             raise ValueError(f"SampleWriter mode must be one of {MODES} (got {mode!r})")
         if max_batch_rows < 1 or max_batch_bytes < 1:
@@ -95,8 +103,13 @@ class SampleWriter:
 
     def stats(self) -> dict[str, Any]:
         """Rows written, requests sent, flushes, and rows per request so far."""
-        return {"mode": self.mode, "rows": self.rows, "requests": self.requests, "flushes": self.flushes,
-                "rows_per_request": round(self.rows / self.requests, 2) if self.requests else None}
+        return {
+            "mode": self.mode,
+            "rows": self.rows,
+            "requests": self.requests,
+            "flushes": self.flushes,
+            "rows_per_request": round(self.rows / self.requests, 2) if self.requests else None,
+        }
 
     # ------------------------------------------------------------------------------------------ flushing
 
@@ -133,8 +146,9 @@ class SampleWriter:
                 else:
                     self._send(self.cas.unlogged_batch([s for s, _, _ in part]), [d for _, _, d in part])
 
-    def _split(self, members: list[tuple[Any, int, asyncio.Future[None]]]
-               ) -> list[list[tuple[Any, int, asyncio.Future[None]]]]:
+    def _split(
+        self, members: list[tuple[Any, int, asyncio.Future[None]]]
+    ) -> list[list[tuple[Any, int, asyncio.Future[None]]]]:
         parts: list[list[tuple[Any, int, asyncio.Future[None]]]] = []
         current: list[tuple[Any, int, asyncio.Future[None]]] = []
         size = 0

@@ -4,6 +4,7 @@ A chunk is a run of consecutive points (an upload slice or one live batch); each
 little-endian float64 array, NaN for a missing value, NULL for a channel the chunk does not have. Rows are
 immutable and keyed by (bucket, chunk), so a retried write is an idempotent upsert.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -24,13 +25,20 @@ PENDING_SHARDS = 16
 # loadtest/README.md (## Cassandra): fewest requests and least driver CPU per upload, reads no slower.
 UPLOAD_CHUNK_POINTS = 3600
 LIVE_BATCHES_PER_BUCKET = 720  # a live workout's batch n lives in bucket (n - 1) // 720: an hour of 5 s batches
-INSERT_ROW = ("INSERT INTO {keyspace}.samples (activity_id, bucket, chunk, n, t, lat, lng, alt, hr, cadence, power, speed)"
-           " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-_SELECT = "SELECT chunk, n, t, lat, lng, alt, hr, cadence, power, speed FROM {keyspace}.samples WHERE activity_id = ? AND bucket = ?"
+INSERT_ROW = (
+    "INSERT INTO {keyspace}.samples (activity_id, bucket, chunk, n, t, lat, lng, alt, hr, cadence, power, speed)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_SELECT = (
+    "SELECT chunk, n, t, lat, lng, alt, hr, cadence, power, speed FROM {keyspace}.samples"
+    " WHERE activity_id = ? AND bucket = ?"
+)
 _INSERT_AT = INSERT_ROW + " USING TIMESTAMP ?"
 _DELETE_PARTITION_AT = "DELETE FROM {keyspace}.samples USING TIMESTAMP ? WHERE activity_id = ? AND bucket = ?"
-_PENDING_INSERT = ("INSERT INTO {keyspace}.pending_activities (shard, activity_id, user_id, buckets, created_at)"
-                   " VALUES (?, ?, ?, ?, ?)")
+_PENDING_INSERT = (
+    "INSERT INTO {keyspace}.pending_activities (shard, activity_id, user_id, buckets, created_at)"
+    " VALUES (?, ?, ?, ?, ?)"
+)
 _PENDING_DELETE = "DELETE FROM {keyspace}.pending_activities WHERE shard = ? AND activity_id = ?"
 
 
@@ -51,7 +59,9 @@ def _unpack(blob: bytes | None, n: int) -> np.ndarray:
     return np.frombuffer(blob, dtype="<f8").astype(np.float64, copy=True)
 
 
-def chunk_rows(track: Track, bucket_seconds: int, chunk_size: int, first_chunk: int = 0) -> list[tuple[int, int, list[bytes | None]]]:
+def chunk_rows(
+    track: Track, bucket_seconds: int, chunk_size: int, first_chunk: int = 0
+) -> list[tuple[int, int, list[bytes | None]]]:
     """Split a track into (bucket, chunk, packed channel values) rows; a chunk never spans two buckets."""
     rows: list[tuple[int, int, list[bytes | None]]] = []
     if len(track) == 0:
@@ -60,7 +70,7 @@ def chunk_rows(track: Track, bucket_seconds: int, chunk_size: int, first_chunk: 
     starts = np.flatnonzero(np.r_[True, np.diff(bucket_of) != 0])
     ends = np.r_[starts[1:], len(track)]
     chunk = first_chunk
-    for s, e in zip(starts, ends):
+    for s, e in zip(starts, ends, strict=False):
         for lo in range(int(s), int(e), chunk_size):
             hi = min(lo + chunk_size, int(e))
             rows.append((int(bucket_of[lo]), chunk, [_pack(getattr(track, c)[lo:hi]) for c in CHANNELS]))
@@ -78,8 +88,10 @@ class SampleStore:
 
     async def mark_pending(self, activity_id: uuid.UUID, user_id: uuid.UUID, buckets: list[int]) -> None:
         """Record that samples are being written ahead of their summary (the reconciler's safety net)."""
-        await self.cas.execute(self.cas.prepare(_PENDING_INSERT),
-                               (pending_shard(activity_id), activity_id, user_id, set(buckets), dt.datetime.now(dt.timezone.utc)))
+        await self.cas.execute(
+            self.cas.prepare(_PENDING_INSERT),
+            (pending_shard(activity_id), activity_id, user_id, set(buckets), dt.datetime.now(dt.UTC)),
+        )
 
     async def clear_pending(self, activity_id: uuid.UUID) -> None:
         """The summary committed: the samples are no longer at risk of being orphans."""
@@ -97,7 +109,8 @@ class SampleStore:
         by_bucket: dict[int, list[Any]] = {}
         for bucket, chunk, values in rows:
             by_bucket.setdefault(bucket, [delete.bind((at - 1, activity_id, bucket))]).append(
-                insert.bind((activity_id, bucket, chunk, _count(values), *values, at)))
+                insert.bind((activity_id, bucket, chunk, _count(values), *values, at))
+            )
         await asyncio.gather(*(self.cas.execute(self.cas.unlogged_batch(stmts)) for stmts in by_bucket.values()))
         return sorted(by_bucket)
 

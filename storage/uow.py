@@ -1,5 +1,6 @@
 """The Postgres unit of work: one pooled connection, one transaction, the repositories bound to it, and the
 outbox events emitted during it (written at commit, in the same transaction)."""
+
 from __future__ import annotations
 
 import contextlib
@@ -35,15 +36,16 @@ class PostgresUnitOfWork:
             raise RuntimeError("unit of work used outside its `async with` block")
         return self._conn
 
-    async def __aenter__(self) -> "PostgresUnitOfWork":
+    async def __aenter__(self) -> PostgresUnitOfWork:
         self._cm = self._pg.connection()
         self._conn = await self._cm.__aenter__()
         self._events = []
         self.committed = False
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         assert self._cm is not None
         try:
             if exc_type is None and not self.committed and self._conn is not None and not self._conn.closed:
@@ -53,8 +55,9 @@ class PostgresUnitOfWork:
             self._events = []
             await cm.__aexit__(exc_type, exc, tb)
 
-    def emit(self, event_type: str, user_id: uuid.UUID, aggregate_id: uuid.UUID,
-             payload: dict[str, Any] | None = None) -> uuid.UUID:
+    def emit(
+        self, event_type: str, user_id: uuid.UUID, aggregate_id: uuid.UUID, payload: dict[str, Any] | None = None
+    ) -> uuid.UUID:
         """Queue an event for the outbox; written at commit."""
         event = Event(event_type, user_id, aggregate_id, payload or {})
         self._events.append(event)

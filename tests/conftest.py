@@ -5,8 +5,10 @@ tests that need it fail loudly, they are never skipped. Their credentials come f
 (cluster/env.sh: the app's passwords from .state/secrets), loaded here too so that a plain `pytest` run works.
 The JWT secret is the test session's own; the Ray instance uses the stack's token (.state/secrets/ray-token).
 """
+
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
@@ -26,8 +28,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _stack_environment() -> dict[str, str]:
     """The STRIDE_* variables cluster/env.sh exports (ports, the app's credentials; secrets generated if missing)."""
-    out = subprocess.run(["bash", "-c", 'source "$0/cluster/env.sh" >/dev/null && env -0', str(ROOT)],
-                         capture_output=True, text=True, check=False)
+    out = subprocess.run(
+        ["bash", "-c", 'source "$0/cluster/env.sh" >/dev/null && env -0', str(ROOT)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if out.returncode != 0:
         raise RuntimeError(f"sourcing cluster/env.sh failed: {out.stderr.strip()}")
     pairs = (item.split("=", 1) for item in out.stdout.split("\0") if "=" in item)
@@ -79,27 +85,45 @@ RAY_ENV = {
 os.environ.pop("RAY_AUTH_TOKEN", None)  # the token file is the one source
 os.environ.update(RAY_ENV)
 
+
 def make_test_settings(**overrides: object) -> Settings:
     """Settings pointing at the test database, keyspace and Redis db, on the test HTTP port."""
-    base = dict(pg_database="stride_test", cassandra_keyspace="stride_test", redis_db=1,
-                http_port=TEST_HTTP_PORT, ray_namespace="stride_test", workout_shards=2, stats_shards=2,
-                max_points=5000, live_idle_finish_s=30, live_check_interval_s=1.0,
-                max_body_bytes=8 * 1024 * 1024,  # small enough for tests/e2e/test_limits.py to pass it cheaply
-                # rate limits small enough for tests to trip, large enough for the suite (users are per test;
-                # tests/e2e/conftest.py logs in from random loopback source addresses, 127.x.y.z, so per-IP login
-                # buckets do not collide; the few logins from the default 127.0.0.1 share one bucket)
-                rate_login_account_capacity=5, rate_login_account_refill_per_s=0.05,
-                rate_login_ip_capacity=30, rate_login_ip_refill_per_s=0.5,
-                rate_api_capacity=300, rate_api_refill_per_s=5.0,
-                # registrations leave from random loopback addresses too (tests/e2e/conftest.py::register); the
-                # global bucket is shared by every test session on this Redis db, so it is out of reach here (its
-                # behaviour is unit-tested with fakes: tests/unit/services/test_accounts.py)
-                rate_register_ip_capacity=5, rate_register_ip_refill_per_s=0.01,
-                rate_register_global_capacity=1_000_000, rate_register_global_refill_per_s=10_000.0,
-                # live sockets: caps the e2e tests can reach (>100 followers on one link, from a few addresses),
-                # a short auth window, a re-check every few seconds, a point cap a test can fill
-                live_ws_max_per_share=150, live_ws_max_per_client=80, live_ws_auth_timeout_s=3.0,
-                live_ws_recheck_s=5.0, live_max_points=3000)
+    base = {
+        "pg_database": "stride_test",
+        "cassandra_keyspace": "stride_test",
+        "redis_db": 1,
+        "http_port": TEST_HTTP_PORT,
+        "ray_namespace": "stride_test",
+        "workout_shards": 2,
+        "stats_shards": 2,
+        "max_points": 5000,
+        "live_idle_finish_s": 30,
+        "live_check_interval_s": 1.0,
+        "max_body_bytes": 8 * 1024 * 1024,  # small enough for tests/e2e/test_limits.py to pass it cheaply
+        # rate limits small enough for tests to trip, large enough for the suite (users are per test;
+        # tests/e2e/conftest.py logs in from random loopback source addresses, 127.x.y.z, so per-IP login
+        # buckets do not collide; the few logins from the default 127.0.0.1 share one bucket)
+        "rate_login_account_capacity": 5,
+        "rate_login_account_refill_per_s": 0.05,
+        "rate_login_ip_capacity": 30,
+        "rate_login_ip_refill_per_s": 0.5,
+        "rate_api_capacity": 300,
+        "rate_api_refill_per_s": 5.0,
+        # registrations leave from random loopback addresses too (tests/e2e/conftest.py::register); the
+        # global bucket is shared by every test session on this Redis db, so it is out of reach here (its
+        # behaviour is unit-tested with fakes: tests/unit/services/test_accounts.py)
+        "rate_register_ip_capacity": 5,
+        "rate_register_ip_refill_per_s": 0.01,
+        "rate_register_global_capacity": 1_000_000,
+        "rate_register_global_refill_per_s": 10_000.0,
+        # live sockets: caps the e2e tests can reach (>100 followers on one link, from a few addresses),
+        # a short auth window, a re-check every few seconds, a point cap a test can fill
+        "live_ws_max_per_share": 150,
+        "live_ws_max_per_client": 80,
+        "live_ws_auth_timeout_s": 3.0,
+        "live_ws_recheck_s": 5.0,
+        "live_max_points": 3000,
+    }
     base.update(overrides)
     return Settings(**base)
 
@@ -123,10 +147,12 @@ def owner_settings(settings: Settings) -> Settings:
     """The test settings plus the schema owners' credentials (read from the secrets folder, never put in the
     environment, so the session's Ray workers and the app never see them): for tests of migrations and grants."""
     secrets_dir = RAY_TOKEN_PATH.parent
-    return settings.model_copy(update={
-        "pg_migration_password": SecretStr((secrets_dir / "pg-owner-password").read_text().strip()),
-        "cassandra_migration_password": SecretStr((secrets_dir / "cassandra-owner-password").read_text().strip()),
-    })
+    return settings.model_copy(
+        update={
+            "pg_migration_password": SecretStr((secrets_dir / "pg-owner-password").read_text().strip()),
+            "cassandra_migration_password": SecretStr((secrets_dir / "cassandra-owner-password").read_text().strip()),
+        }
+    )
 
 
 @pytest.fixture(scope="session")
@@ -142,10 +168,8 @@ def fixtures_dir() -> Path:
 def _kill_test_haproxy() -> None:
     out = subprocess.run(["pgrep", "-f", f"^/usr/sbin/haproxy .*{TEST_HAPROXY_DIR}/"], capture_output=True, text=True)
     for pid in out.stdout.split():
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(int(pid), signal.SIGTERM)
-        except ProcessLookupError:
-            pass
 
 
 @pytest.fixture(scope="session")
@@ -155,8 +179,15 @@ def ray_cluster() -> Iterator[None]:
     import ray
 
     _kill_test_haproxy()  # a previous run killed hard may have left one on our ports
-    ray.init(address="local", num_cpus=2, include_dashboard=False, namespace="stride_test",
-             log_to_driver=False, configure_logging=False, _node_ip_address="127.0.0.1")
+    ray.init(
+        address="local",
+        num_cpus=2,
+        include_dashboard=False,
+        namespace="stride_test",
+        log_to_driver=False,
+        configure_logging=False,
+        _node_ip_address="127.0.0.1",
+    )
     try:
         yield
     finally:

@@ -12,6 +12,7 @@ Roles (passwords from the environment, which cassandra.sh fills from $STATE_DIR/
                   the keyspaces that exist already; storage/migrate.py logs in as it
     APP           (CASS_APP_PASSWORD)     login only; storage/migrate.py grants it SELECT and MODIFY on the keyspace
 """
+
 from __future__ import annotations
 
 import logging
@@ -35,8 +36,15 @@ ADMIN = "stride_admin"
 
 def connect(username: str | None = None, password: str | None = None) -> tuple[Cluster, Session]:
     auth = PlainTextAuthProvider(username=username, password=password) if username else None
-    cluster = Cluster([HOST], port=PORT, auth_provider=auth, load_balancing_policy=RoundRobinPolicy(),
-                      connect_timeout=5, control_connection_timeout=5, protocol_version=5)
+    cluster = Cluster(
+        [HOST],
+        port=PORT,
+        auth_provider=auth,
+        load_balancing_policy=RoundRobinPolicy(),
+        connect_timeout=5,
+        control_connection_timeout=5,
+        protocol_version=5,
+    )
     try:
         return cluster, cluster.connect()
     except Exception:
@@ -47,8 +55,10 @@ def connect(username: str | None = None, password: str | None = None) -> tuple[C
 def auth_failed(exc: Exception) -> bool:
     errors = getattr(exc, "errors", {}) or {}
     return isinstance(exc, AuthenticationFailed) or (
-        isinstance(exc, NoHostAvailable) and bool(errors)
-        and all(isinstance(e, AuthenticationFailed) for e in errors.values()))
+        isinstance(exc, NoHostAvailable)
+        and bool(errors)
+        and all(isinstance(e, AuthenticationFailed) for e in errors.values())
+    )
 
 
 def probe() -> int:
@@ -81,12 +91,12 @@ def admin_session(admin_password: str) -> tuple[Cluster, Session]:
     while True:
         try:
             return connect(ADMIN, admin_password)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             if not auth_failed(exc):
                 raise
         try:
             cluster, session = connect("cassandra", "cassandra")
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             if not auth_failed(exc):
                 raise
             # a fresh node creates its default superuser a moment after CQL opens; after that, neither login
@@ -95,7 +105,8 @@ def admin_session(admin_password: str) -> tuple[Cluster, Session]:
                 raise SystemExit(
                     "Cassandra: neither stride_admin (password in $STATE_DIR/secrets/cassandra-admin-password) nor "
                     "the default superuser can log in: the node's roles were set up with other secrets. Restore the "
-                    "secrets, or `cluster/cassandra.sh wipe` (deletes all Cassandra data)") from None
+                    "secrets, or `cluster/cassandra.sh wipe` (deletes all Cassandra data)"
+                ) from None
             time.sleep(1)
             continue
         try:
@@ -108,7 +119,7 @@ def admin_session(admin_password: str) -> tuple[Cluster, Session]:
 def can_login(role: str, password: str) -> bool:
     try:
         cluster, _ = connect(role, password)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         if auth_failed(exc):
             return False
         raise
@@ -122,8 +133,7 @@ def ensure_role(session: Session, role: str, password: str, *, superuser: bool) 
     row = session.execute("SELECT can_login, is_superuser FROM system_auth.roles WHERE role = %s", (role,)).one()
     flag = "true" if superuser else "false"
     if row is None:
-        session.execute(f"CREATE ROLE {role} WITH LOGIN = true AND SUPERUSER = {flag} AND PASSWORD = %s",
-                        (password,))
+        session.execute(f"CREATE ROLE {role} WITH LOGIN = true AND SUPERUSER = {flag} AND PASSWORD = %s", (password,))
         return
     if not row.can_login or bool(row.is_superuser) != superuser:
         session.execute(f"ALTER ROLE {role} WITH LOGIN = true AND SUPERUSER = {flag}")
@@ -132,27 +142,37 @@ def ensure_role(session: Session, role: str, password: str, *, superuser: bool) 
 
 
 def setup() -> int:
-    admin_pw, owner_pw, app_pw = (os.environ[k] for k in ("CASS_ADMIN_PASSWORD", "CASS_OWNER_PASSWORD",
-                                                             "CASS_APP_PASSWORD"))
+    admin_pw, owner_pw, app_pw = (
+        os.environ[k] for k in ("CASS_ADMIN_PASSWORD", "CASS_OWNER_PASSWORD", "CASS_APP_PASSWORD")
+    )
     owner = role_name("STRIDE_CASSANDRA_MIGRATION_USERNAME", "stride_owner")
     app = role_name("STRIDE_CASSANDRA_USERNAME", "stride_app")
     if len({ADMIN, owner, app, "cassandra"}) != 4:
         raise SystemExit("Cassandra: the owner, app and admin roles must be distinct and not 'cassandra'")
     cluster, session = admin_session(admin_pw)
     try:
-        default = session.execute("SELECT can_login, is_superuser FROM system_auth.roles WHERE role = 'cassandra'").one()
+        default = session.execute(
+            "SELECT can_login, is_superuser FROM system_auth.roles WHERE role = 'cassandra'"
+        ).one()
         if default is not None and (default.can_login or default.is_superuser):
-            session.execute("ALTER ROLE cassandra WITH PASSWORD = %s AND SUPERUSER = false AND LOGIN = false",
-                            (secrets.token_hex(32),))
+            session.execute(
+                "ALTER ROLE cassandra WITH PASSWORD = %s AND SUPERUSER = false AND LOGIN = false",
+                (secrets.token_hex(32),),
+            )
         for role, password in ((owner, owner_pw), (app, app_pw)):
             ensure_role(session, role, password, superuser=False)
         session.execute(f"GRANT CREATE ON ALL KEYSPACES TO {owner}")
-        user_keyspaces = [row.keyspace_name for row in session.execute("SELECT keyspace_name FROM system_schema.keyspaces")
-                          if not row.keyspace_name.startswith("system")]
+        user_keyspaces = [
+            row.keyspace_name
+            for row in session.execute("SELECT keyspace_name FROM system_schema.keyspaces")
+            if not row.keyspace_name.startswith("system")
+        ]
         for ks in user_keyspaces:  # made before authentication was on (or by another owner): the owner's now
             session.execute(f'GRANT ALL PERMISSIONS ON KEYSPACE "{ks}" TO {owner}')
-        print(f"roles ok: {ADMIN} (superuser), {owner} (owner of {len(user_keyspaces)} keyspaces), {app} (app); "
-              "cassandra: no login")
+        print(
+            f"roles ok: {ADMIN} (superuser), {owner} (owner of {len(user_keyspaces)} keyspaces), {app} (app); "
+            "cassandra: no login"
+        )
         return 0
     finally:
         cluster.shutdown()

@@ -1,4 +1,5 @@
 """Liveness and readiness."""
+
 from __future__ import annotations
 
 import asyncio
@@ -21,11 +22,11 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-async def _check(coro: Any, timeout: float) -> str:
+async def _check(coro: Any, limit_s: float) -> str:
     try:
-        await asyncio.wait_for(coro, timeout)
+        await asyncio.wait_for(coro, limit_s)
         return "ok"
-    except asyncio.TimeoutError:
+    except TimeoutError:
         return "error: timeout"
     except Exception as exc:  # noqa: BLE001 - the check reports any failure by name
         return f"error: {getattr(exc, 'detail', '') or type(exc).__name__}"
@@ -42,14 +43,17 @@ async def ready(res: Res) -> JSONResponse:
         _check(redis_ping(res.redis), timeout),
         _check(res.check_actors(), timeout + 0.5),
     )
-    checks = dict(zip(names, results))
+    checks = dict(zip(names, results, strict=False))
     failing = [n for n, r in checks.items() if r != "ok"]
     if not failing:
         return JSONResponse({"status": "ok", "checks": checks})
     body = {
         "status": "unavailable",
         "checks": checks,
-        "error": {"code": "service_unavailable", "message": f"unavailable: {', '.join(failing)}",
-                  "details": {"failing": failing}},
+        "error": {
+            "code": "service_unavailable",
+            "message": f"unavailable: {', '.join(failing)}",
+            "details": {"failing": failing},
+        },
     }
     return JSONResponse(body, status_code=503, headers={"Retry-After": str(RETRY_AFTER_S)})

@@ -1,4 +1,5 @@
 """Activity request and response schemas; bodies that carry samples are msgspec structs in schemas/samples.py."""
+
 from __future__ import annotations
 
 import datetime as dt

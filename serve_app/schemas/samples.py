@@ -12,6 +12,7 @@ decoding; anything that fails becomes one `Invalid` (422) naming the field, befo
 msgspec instead of pydantic for these bodies because a 3,600-point upload took ~14 ms to validate as pydantic
 objects and ~2.5 ms here (loadtest/README.md).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -40,8 +41,15 @@ AwareDatetime = Annotated[dt.datetime, msgspec.Meta(tz=True)]
 PointTime = Offset | AwareDatetime
 
 # wire field -> Track channel
-CHANNEL_OF = {"lat": "lat", "lng": "lng", "altitude": "alt", "heart_rate": "hr", "cadence": "cadence",
-              "power": "power", "speed": "speed"}
+CHANNEL_OF = {
+    "lat": "lat",
+    "lng": "lng",
+    "altitude": "alt",
+    "heart_rate": "hr",
+    "cadence": "cadence",
+    "power": "power",
+    "speed": "speed",
+}
 
 
 class PointIn(msgspec.Struct, omit_defaults=True):
@@ -202,8 +210,9 @@ def _seconds(times: Sequence[float | dt.datetime], start: dt.datetime | None, fi
     return np.asarray(times, dtype=np.float64), False
 
 
-def to_track(points: Sequence[PointIn], streams: StreamsIn | None, start: dt.datetime | None = None,
-             field: str = "data_points") -> tuple[Track, bool]:
+def to_track(
+    points: Sequence[PointIn], streams: StreamsIn | None, start: dt.datetime | None = None, field: str = "data_points"
+) -> tuple[Track, bool]:
     """The one conversion from either wire form to a columnar Track: (track, absolute times?)."""
     if streams is not None:
         n = len(streams.time)
@@ -221,8 +230,9 @@ def to_track(points: Sequence[PointIn], streams: StreamsIn | None, start: dt.dat
     if not points:
         return Track.empty(), False
     t, absolute = _seconds([p.time for p in points], start, f"{field}.time")
-    cols = {channel: np.array([getattr(p, name) for p in points], dtype=np.float64)
-            for name, channel in CHANNEL_OF.items()}
+    cols = {
+        channel: np.array([getattr(p, name) for p in points], dtype=np.float64) for name, channel in CHANNEL_OF.items()
+    }
     _lat_lng_together(cols["lat"], cols["lng"], field)
     return Track.from_arrays(t, **cols), absolute
 
@@ -241,6 +251,7 @@ def _lat_lng_together(lat: np.ndarray | None, lng: np.ndarray | None, field: str
 
 def openapi_components() -> dict[str, Any]:
     """JSON schemas of the msgspec bodies, for the OpenAPI document (components/schemas)."""
-    _, components = msgspec.json.schema_components([ActivityCreate, SampleBatch],
-                                                   ref_template="#/components/schemas/{name}")
+    _, components = msgspec.json.schema_components(
+        [ActivityCreate, SampleBatch], ref_template="#/components/schemas/{name}"
+    )
     return components

@@ -7,6 +7,7 @@ Postgres, Cassandra, Redis or Ray). They keep the real adapters' contracts: a un
 
 Per-area fakes live in their own modules (`services.fakes.activities`, ...); `FakeDatabase` ties them together.
 """
+
 from __future__ import annotations
 
 import copy
@@ -41,18 +42,31 @@ class EmittedEvent:
 class FakeDatabase:
     """The committed state every fake repository reads and writes (tables are plain dicts and lists)."""
 
-    tables: dict[str, Any] = field(default_factory=lambda: {
-        "activities": {}, "strength_sets": {}, "insights": {}, "sample_purges": {}, "profiles": {}, "outbox": [],
-        "live_sessions": {}, "live_shares": {},
-        "goals": {}, "users": {}, "facts": {}, "user_stats": {}, "outbox_deliveries": {}, "outbox_dead_letters": {},
-        "outbox_seq": 0,
-    })
+    tables: dict[str, Any] = field(
+        default_factory=lambda: {
+            "activities": {},
+            "strength_sets": {},
+            "insights": {},
+            "sample_purges": {},
+            "profiles": {},
+            "outbox": [],
+            "live_sessions": {},
+            "live_shares": {},
+            "goals": {},
+            "users": {},
+            "facts": {},
+            "user_stats": {},
+            "outbox_deliveries": {},
+            "outbox_dead_letters": {},
+            "outbox_seq": 0,
+        }
+    )
     commits: int = 0
     rollbacks: int = 0
     fail_next_commit: BaseException | None = None
     clock: Callable[[], float] = time.monotonic  # now(), in seconds (tests may step it)
 
-    def uow(self) -> "FakeUnitOfWork":
+    def uow(self) -> FakeUnitOfWork:
         """A unit of work on this database (the UnitOfWorkFactory)."""
         return FakeUnitOfWork(self)
 
@@ -71,20 +85,22 @@ class FakeUnitOfWork:
         self.events: list[tuple[uuid.UUID, str, uuid.UUID | None, uuid.UUID | None, dict[str, Any]]] = []
         self.committed = False
 
-    async def __aenter__(self) -> "FakeUnitOfWork":
+    async def __aenter__(self) -> FakeUnitOfWork:
         self.tables = copy.deepcopy(self.db.tables)
         self.events = []
         self.committed = False
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if not self.committed:
             self.db.rollbacks += 1
         self.tables, self.events = {}, []
 
-    def emit(self, event_type: str, user_id: uuid.UUID, aggregate_id: uuid.UUID,
-             payload: dict[str, Any] | None = None) -> uuid.UUID:
+    def emit(
+        self, event_type: str, user_id: uuid.UUID, aggregate_id: uuid.UUID, payload: dict[str, Any] | None = None
+    ) -> uuid.UUID:
         event_id = uuid.uuid4()
         self.events.append((event_id, event_type, user_id, aggregate_id, dict(payload or {})))
         return event_id
@@ -99,11 +115,15 @@ class FakeUnitOfWork:
             # subscribed consumer (domain.events), an event type missing from the catalogue is a ValueError
             self.tables["outbox_seq"] += 1
             seq = self.tables["outbox_seq"]
-            outbox.append(EmittedEvent(seq, event_id, event_type, user_id, aggregate_id,
-                                       outbox_payload(event_type, payload), now))
+            outbox.append(
+                EmittedEvent(seq, event_id, event_type, user_id, aggregate_id, outbox_payload(event_type, payload), now)
+            )
             for consumer in consumers_of(event_type):
-                self.tables["outbox_deliveries"][(seq, consumer)] = {"attempts": 0, "next_attempt_at": now,
-                                                                     "last_error": None}
+                self.tables["outbox_deliveries"][(seq, consumer)] = {
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "last_error": None,
+                }
         self.db.tables = self.tables
         self.tables = copy.deepcopy(self.tables)
         self.events = []
@@ -147,6 +167,19 @@ class FakeUnitOfWork:
         return FakeOutbox(self.tables, self.db.clock)
 
 
-__all__ = ["EmittedEvent", "FakeActivities", "FakeDatabase", "FakeGoals", "FakeLive", "FakeLiveFeed", "FakeOutbox",
-           "FakePurges", "FakeSamples", "FakeStats", "FakeStatsCache", "FakeStatsShards", "FakeUnitOfWork",
-           "FakeWorkouts"]
+__all__ = [
+    "EmittedEvent",
+    "FakeActivities",
+    "FakeDatabase",
+    "FakeGoals",
+    "FakeLive",
+    "FakeLiveFeed",
+    "FakeOutbox",
+    "FakePurges",
+    "FakeSamples",
+    "FakeStats",
+    "FakeStatsCache",
+    "FakeStatsShards",
+    "FakeUnitOfWork",
+    "FakeWorkouts",
+]

@@ -1,4 +1,5 @@
 """Fakes for the activity ports: the summary repository, the sample store, the purge queue, the workout shards."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -30,38 +31,62 @@ class FakeActivities:
             return False
         if row.get("client_id") and await self.by_client_id(row["user_id"], row["client_id"]):
             return False
-        now = dt.datetime.now(dt.timezone.utc)
-        self.t["activities"][row["activity_id"]] = {"status": "saved", "version": 1, "created_at": now,
-                                                    "updated_at": now, **row}
+        now = dt.datetime.now(dt.UTC)
+        self.t["activities"][row["activity_id"]] = {
+            "status": "saved",
+            "version": 1,
+            "created_at": now,
+            "updated_at": now,
+            **row,
+        }
         return True
 
     async def insert_sets(self, activity_id: uuid.UUID, sets: Sequence[dict[str, Any]]) -> None:
         self.t["strength_sets"][activity_id] = [dict(s) for s in sets]
 
-    async def get(self, activity_id: uuid.UUID, user_id: uuid.UUID, *, for_update: bool = False) -> dict[str, Any] | None:
+    async def get(
+        self, activity_id: uuid.UUID, user_id: uuid.UUID, *, for_update: bool = False
+    ) -> dict[str, Any] | None:
         row = self.t["activities"].get(activity_id)
         if row is None or row["user_id"] != user_id:
             return None
-        return {**row, "sets": list(self.t["strength_sets"].get(activity_id, [])),
-                "insights": list(self.t["insights"].get(activity_id, []))}
+        return {
+            **row,
+            "sets": list(self.t["strength_sets"].get(activity_id, [])),
+            "insights": list(self.t["insights"].get(activity_id, [])),
+        }
 
     async def status(self, activity_id: uuid.UUID, user_id: uuid.UUID) -> str | None:
         row = self.t["activities"].get(activity_id)
         return row["status"] if row is not None and row["user_id"] == user_id else None
 
-    async def list(self, user_id: uuid.UUID, *, limit: int, offset: int, before: dt.datetime | None = None,
-                   after: dt.datetime | None = None, sport: str | None = None) -> list[dict[str, Any]]:
-        rows = [r for r in self.t["activities"].values() if r["user_id"] == user_id and r["status"] == "saved"
-                and (before is None or r["start_time"] < before) and (after is None or r["start_time"] > after)
-                and (sport is None or r["type"] == sport)]
+    async def list(
+        self,
+        user_id: uuid.UUID,
+        *,
+        limit: int,
+        offset: int,
+        before: dt.datetime | None = None,
+        after: dt.datetime | None = None,
+        sport: str | None = None,
+    ) -> list[dict[str, Any]]:
+        rows = [
+            r
+            for r in self.t["activities"].values()
+            if r["user_id"] == user_id
+            and r["status"] == "saved"
+            and (before is None or r["start_time"] < before)
+            and (after is None or r["start_time"] > after)
+            and (sport is None or r["type"] == sport)
+        ]
         rows.sort(key=lambda r: (r["start_time"], str(r["activity_id"])), reverse=True)
-        return rows[offset:offset + limit]
+        return rows[offset : offset + limit]
 
     async def update(self, activity_id: uuid.UUID, changes: dict[str, Any]) -> dict[str, Any]:
         row = self.t["activities"][activity_id]
         row.update(changes)
         row["version"] += 1
-        row["updated_at"] = dt.datetime.now(dt.timezone.utc)
+        row["updated_at"] = dt.datetime.now(dt.UTC)
         return {"version": row["version"], "updated_at": row["updated_at"]}
 
     async def delete(self, activity_id: uuid.UUID, buckets: Sequence[int] | None = None) -> None:
@@ -172,8 +197,9 @@ class FakeWorkouts:
         if self.sessions.get(activity_id) != user_id:
             raise NotFound("live workout")
 
-    async def ingest(self, activity_id: uuid.UUID, user_id: uuid.UUID, seq: int, track: Track,
-                     absolute: bool) -> dict[str, Any]:
+    async def ingest(
+        self, activity_id: uuid.UUID, user_id: uuid.UUID, seq: int, track: Track, absolute: bool
+    ) -> dict[str, Any]:
         self._owned("ingest", activity_id, user_id)
         return {"acked_seq": seq, "missing": [], "highest_seq": seq, "duplicate": False}
 

@@ -5,6 +5,7 @@ without set-up), so per-IP login buckets of different tests never collide. An X-
 the app believes only the entry the ingress appends (serve_app.auth.client_ip). Registrations leave from random
 loopback addresses too (per-address registration buckets).
 """
+
 from __future__ import annotations
 
 import random
@@ -24,8 +25,7 @@ def fake_ip() -> str:
 
 def client_from(api: httpx.Client, ip: str) -> httpx.Client:
     """A client like `api` whose connections leave from source address `ip` (a loopback address)."""
-    return httpx.Client(base_url=api.base_url, timeout=api.timeout,
-                        transport=httpx.HTTPTransport(local_address=ip))
+    return httpx.Client(base_url=api.base_url, timeout=api.timeout, transport=httpx.HTTPTransport(local_address=ip))
 
 
 @dataclass
@@ -81,9 +81,15 @@ def new_account(api: httpx.Client, **fields: Any) -> Account:
     assert r.status_code == 200, r.text
     tokens = r.json()
     user_id = jwt.decode(tokens["access_token"], options={"verify_signature": False})["sub"]
-    return Account(user_id=user_id, email=fields["email"], password=password,
-                   access_token=tokens["access_token"], refresh_token=tokens["refresh_token"], ip=ip,
-                   profile={k: v for k, v in fields.items() if k != "password"})
+    return Account(
+        user_id=user_id,
+        email=fields["email"],
+        password=password,
+        access_token=tokens["access_token"],
+        refresh_token=tokens["refresh_token"],
+        ip=ip,
+        profile={k: v for k, v in fields.items() if k != "password"},
+    )
 
 
 def register_and_login(api: httpx.Client, **fields: Any) -> tuple[str, dict[str, str]]:
@@ -100,8 +106,12 @@ def deployed_topology(settings: Any) -> Any:
     from actors.topology import PREFIX, Topology
 
     suffix = "-dispatcher"
-    names = [a["name"] for a in ray.util.list_named_actors(all_namespaces=True)
-             if a["namespace"] == settings.ray_namespace and a["name"].startswith(f"{PREFIX}-")
-             and a["name"].endswith(suffix)]
+    names = [
+        a["name"]
+        for a in ray.util.list_named_actors(all_namespaces=True)
+        if a["namespace"] == settings.ray_namespace
+        and a["name"].startswith(f"{PREFIX}-")
+        and a["name"].endswith(suffix)
+    ]
     assert len(names) == 1, names
-    return Topology.for_settings(settings, names[0][len(PREFIX) + 1:-len(suffix)])
+    return Topology.for_settings(settings, names[0][len(PREFIX) + 1 : -len(suffix)])

@@ -1,4 +1,5 @@
 """Activities over HTTP against the Serve app, with Postgres and Cassandra checked directly."""
+
 from __future__ import annotations
 
 import asyncio
@@ -14,10 +15,10 @@ import psycopg
 import pytest
 
 from config.settings import Settings
+from loadtest.synthetic import oval_run, shuffled, straight_ride, upload_body
 from storage.cassandra import Cassandra
 from storage.samples import SampleStore
 from tests.e2e.conftest import register_and_login
-from loadtest.synthetic import oval_run, shuffled, straight_ride, upload_body
 
 
 @pytest.fixture()
@@ -39,6 +40,7 @@ def _stored_points(settings: Settings, activity_id: str) -> int:
             return len(await store.read_track(uuid.UUID(activity_id), buckets[0][0] if buckets else [0, 1, 2]))
         finally:
             cas.close()
+
     return asyncio.run(go())
 
 
@@ -53,10 +55,13 @@ def _raw_partition_rows(settings: Settings, activity_id: str, buckets: list[int]
             return total
         finally:
             cas.close()
+
     return asyncio.run(go())
 
 
-def test_upload_of_a_track_run_is_measured_and_every_point_stored(api: httpx.Client, athlete, settings: Settings) -> None:
+def test_upload_of_a_track_run_is_measured_and_every_point_stored(
+    api: httpx.Client, athlete, settings: Settings
+) -> None:
     user_id, headers = athlete
     points = oval_run(laps=25)
     r = api.post("/activities", json=upload_body(points), headers=headers)
@@ -79,15 +84,21 @@ def test_upload_of_a_track_run_is_measured_and_every_point_stored(api: httpx.Cli
     assert a["bbox"][0] < a["bbox"][2] and a["bbox"][1] < a["bbox"][3]
     assert a["version"] == 1 and got.headers["etag"] == '"1"'
     assert _stored_points(settings, activity_id) == len(points)
-    events = _pg(settings, "SELECT event_type FROM outbox WHERE aggregate_id = %s AND event_type LIKE 'activity_%%'",
-                 activity_id)
+    events = _pg(
+        settings, "SELECT event_type FROM outbox WHERE aggregate_id = %s AND event_type LIKE 'activity_%%'", activity_id
+    )
     assert events == [("activity_created",)]
 
 
 def test_manual_entry_keeps_given_numbers_and_estimates_calories(api: httpx.Client, athlete) -> None:
     _, headers = athlete
-    body = {"type": "running", "start_time": "2026-11-02T18:00:00+01:00", "duration": 1800, "distance": 5000,
-            "name": "Treadmill"}
+    body = {
+        "type": "running",
+        "start_time": "2026-11-02T18:00:00+01:00",
+        "duration": 1800,
+        "distance": 5000,
+        "name": "Treadmill",
+    }
     r = api.post("/activities", json=body, headers=headers)
     assert r.status_code == 201, r.text
     a = api.get(f"/activities/{r.json()['activity_id']}", headers=headers).json()
@@ -98,8 +109,11 @@ def test_manual_entry_keeps_given_numbers_and_estimates_calories(api: httpx.Clie
 
 def test_weightlifting_session_reports_volume_and_best_1rm(api: httpx.Client, athlete) -> None:
     _, headers = athlete
-    sets = [{"exercise": "squat", "reps": 5, "weight_kg": 100}, {"exercise": "squat", "reps": 3, "weight_kg": 110},
-            {"exercise": "bench press", "reps": 8, "weight_kg": 60, "rpe": 8, "rest_s": 120}]
+    sets = [
+        {"exercise": "squat", "reps": 5, "weight_kg": 100},
+        {"exercise": "squat", "reps": 3, "weight_kg": 110},
+        {"exercise": "bench press", "reps": 8, "weight_kg": 60, "rpe": 8, "rest_s": 120},
+    ]
     body = {"type": "weightlifting", "start_time": "2026-11-03T07:00:00Z", "duration": 3000, "sets": sets}
     r = api.post("/activities", json=body, headers=headers)
     assert r.status_code == 201, r.text
@@ -110,7 +124,9 @@ def test_weightlifting_session_reports_volume_and_best_1rm(api: httpx.Client, at
     assert [s["exercise"] for s in a["sets"]] == ["squat", "squat", "bench press"]
 
 
-def test_retry_with_the_same_client_id_returns_the_same_activity(api: httpx.Client, athlete, settings: Settings) -> None:
+def test_retry_with_the_same_client_id_returns_the_same_activity(
+    api: httpx.Client, athlete, settings: Settings
+) -> None:
     _, headers = athlete
     body = upload_body(oval_run(laps=2), client_id=f"watch-{uuid.uuid4()}")
     first = api.post("/activities", json=body, headers=headers)
@@ -128,7 +144,8 @@ def test_same_client_id_with_a_different_body_is_a_conflict(api: httpx.Client, a
     r = api.post("/activities", json=changed, headers=headers)
     assert r.status_code == 409 and r.json()["error"]["code"] == "conflict"
     assert _pg(settings, "SELECT activity_id::text FROM activities WHERE client_id = %s", body["client_id"]) == [
-        (first.json()["activity_id"],)]
+        (first.json()["activity_id"],)
+    ]
 
 
 def test_idempotency_key_header_works_like_client_id(api: httpx.Client, athlete) -> None:
@@ -141,8 +158,9 @@ def test_idempotency_key_header_works_like_client_id(api: httpx.Client, athlete)
     assert a.json()["activity_id"] == b.json()["activity_id"]
 
 
-def test_twenty_concurrent_identical_uploads_create_exactly_one_activity(api: httpx.Client, athlete, settings: Settings,
-                                                                        serve_app: str) -> None:
+def test_twenty_concurrent_identical_uploads_create_exactly_one_activity(
+    api: httpx.Client, athlete, settings: Settings, serve_app: str
+) -> None:
     _, headers = athlete
     body = upload_body(oval_run(laps=3), client_id=f"race-{uuid.uuid4()}")
 
@@ -156,22 +174,30 @@ def test_twenty_concurrent_identical_uploads_create_exactly_one_activity(api: ht
     assert sum(r.status_code == 201 for r in responses) == 1
     assert len({r.json()["activity_id"] for r in responses}) == 1
     assert _pg(settings, "SELECT count(*) FROM activities WHERE client_id = %s", body["client_id"]) == [(1,)]
-    assert _pg(settings, "SELECT count(*) FROM outbox o JOIN activities a ON a.activity_id = o.aggregate_id"
-                         " WHERE a.client_id = %s AND o.event_type = 'activity_created'", body["client_id"]) == [(1,)]
+    assert _pg(
+        settings,
+        "SELECT count(*) FROM outbox o JOIN activities a ON a.activity_id = o.aggregate_id"
+        " WHERE a.client_id = %s AND o.event_type = 'activity_created'",
+        body["client_id"],
+    ) == [(1,)]
 
 
-@pytest.mark.parametrize(("mutate", "field"), [
-    (lambda b: b["data_points"][3].update(lat=91.0), "data_points.3.lat"),
-    (lambda b: b["data_points"][2].update(lng=-180.5), "data_points.2.lng"),
-    (lambda b: b["data_points"][1].update(heart_rate=-5), "data_points.1.heart_rate"),
-    (lambda b: b["data_points"][4].update(heart_rate="fast"), "data_points.4.heart_rate"),
-    (lambda b: b.update(type="jousting"), "type"),
-    (lambda b: b.update(start_time="yesterday"), "start_time"),
-    (lambda b: b["data_points"][5].update(time=-30), "data_points.5.time"),
-    (lambda b: b["data_points"][6].update(lng=None), "data_points.6"),
-])
-def test_garbage_is_rejected_with_422_naming_the_field_and_stores_nothing(api: httpx.Client, athlete, settings: Settings,
-                                                                         mutate, field: str) -> None:
+@pytest.mark.parametrize(
+    ("mutate", "field"),
+    [
+        (lambda b: b["data_points"][3].update(lat=91.0), "data_points.3.lat"),
+        (lambda b: b["data_points"][2].update(lng=-180.5), "data_points.2.lng"),
+        (lambda b: b["data_points"][1].update(heart_rate=-5), "data_points.1.heart_rate"),
+        (lambda b: b["data_points"][4].update(heart_rate="fast"), "data_points.4.heart_rate"),
+        (lambda b: b.update(type="jousting"), "type"),
+        (lambda b: b.update(start_time="yesterday"), "start_time"),
+        (lambda b: b["data_points"][5].update(time=-30), "data_points.5.time"),
+        (lambda b: b["data_points"][6].update(lng=None), "data_points.6"),
+    ],
+)
+def test_garbage_is_rejected_with_422_naming_the_field_and_stores_nothing(
+    api: httpx.Client, athlete, settings: Settings, mutate, field: str
+) -> None:
     user_id, headers = athlete
     body = upload_body(oval_run(laps=1))
     mutate(body)
@@ -208,10 +234,13 @@ def test_unsorted_points_with_duplicates_are_cleaned_not_rejected(api: httpx.Cli
 def test_gzip_body_is_accepted(api: httpx.Client, athlete) -> None:
     _, headers = athlete
     raw = gzip.compress(json.dumps(upload_body(oval_run(laps=2))).encode())
-    r = api.post("/activities", content=raw,
-                 headers={**headers, "Content-Type": "application/json", "Content-Encoding": "gzip"})
+    r = api.post(
+        "/activities", content=raw, headers={**headers, "Content-Type": "application/json", "Content-Encoding": "gzip"}
+    )
     assert r.status_code == 201, r.text
-    assert api.get(f"/activities/{r.json()['activity_id']}", headers=headers).json()["distance"] == pytest.approx(800, rel=0.01)
+    assert api.get(f"/activities/{r.json()['activity_id']}", headers=headers).json()["distance"] == pytest.approx(
+        800, rel=0.01
+    )
 
 
 def test_more_points_than_the_cap_is_413(api: httpx.Client, athlete, settings: Settings) -> None:
@@ -225,7 +254,9 @@ def test_more_points_than_the_cap_is_413(api: httpx.Client, athlete, settings: S
 def test_streams_return_strava_keys_and_downsample(api: httpx.Client, athlete) -> None:
     _, headers = athlete
     points = straight_ride(seconds=1500)
-    activity_id = api.post("/activities", json=upload_body(points, sport="cycling"), headers=headers).json()["activity_id"]
+    activity_id = api.post("/activities", json=upload_body(points, sport="cycling"), headers=headers).json()[
+        "activity_id"
+    ]
     keys = "time,latlng,distance,altitude,heartrate,cadence,watts,velocity"
     high = api.get(f"/activities/{activity_id}/streams", params={"keys": keys, "resolution": "high"}, headers=headers)
     assert high.status_code == 200, high.text
@@ -235,7 +266,9 @@ def test_streams_return_strava_keys_and_downsample(api: httpx.Client, athlete) -
     assert s["latlng"]["data"][0] == pytest.approx([45.0, 7.0])
     assert s["distance"]["data"][-1] == pytest.approx(1499 * 8, rel=0.01)
     assert s["watts"]["data"][0] == pytest.approx(200.0)
-    low = api.get(f"/activities/{activity_id}/streams", params={"keys": "time,heartrate", "resolution": "low"}, headers=headers).json()
+    low = api.get(
+        f"/activities/{activity_id}/streams", params={"keys": "time,heartrate", "resolution": "low"}, headers=headers
+    ).json()
     assert 50 <= len(low["time"]["data"]) <= 100 and len(low["heartrate"]["data"]) == len(low["time"]["data"])
     bad = api.get(f"/activities/{activity_id}/streams", params={"keys": "time,mood"}, headers=headers)
     assert bad.status_code == 422
@@ -243,7 +276,7 @@ def test_streams_return_strava_keys_and_downsample(api: httpx.Client, athlete) -
 
 def test_list_is_newest_first_with_filters_and_pages(api: httpx.Client, athlete) -> None:
     user_id, headers = athlete
-    base = dt.datetime(2026, 10, 1, 8, 0, tzinfo=dt.timezone.utc)
+    base = dt.datetime(2026, 10, 1, 8, 0, tzinfo=dt.UTC)
     for day, sport in enumerate(["running", "cycling", "running", "walking", "running"]):
         body = {"type": sport, "start_time": (base + dt.timedelta(days=day)).isoformat(), "duration": 1200 + day}
         assert api.post("/activities", json=body, headers=headers).status_code == 201
@@ -253,17 +286,28 @@ def test_list_is_newest_first_with_filters_and_pages(api: httpx.Client, athlete)
     assert [i["duration"] for i in rest["items"]] == [1202, 1201, 1200] and rest["next_offset"] is None
     runs = api.get(f"/users/{user_id}/activities", params={"type": "running"}, headers=headers).json()
     assert [i["duration"] for i in runs["items"]] == [1204, 1202, 1200]
-    window = api.get(f"/users/{user_id}/activities", headers=headers,
-                     params={"after": (base + dt.timedelta(days=1)).isoformat(), "before": (base + dt.timedelta(days=4)).isoformat()}).json()
+    window = api.get(
+        f"/users/{user_id}/activities",
+        headers=headers,
+        params={
+            "after": (base + dt.timedelta(days=1)).isoformat(),
+            "before": (base + dt.timedelta(days=4)).isoformat(),
+        },
+    ).json()
     assert [i["duration"] for i in window["items"]] == [1203, 1202]
     assert "route_polyline" not in runs["items"][0]
 
 
-def test_patch_needs_the_current_version_and_a_type_change_remeasures(api: httpx.Client, athlete, settings: Settings) -> None:
+def test_patch_needs_the_current_version_and_a_type_change_remeasures(
+    api: httpx.Client, athlete, settings: Settings
+) -> None:
     _, headers = athlete
-    activity_id = api.post("/activities", json=upload_body(straight_ride(seconds=1400), sport="running"),
-                           headers=headers).json()["activity_id"]
-    ok = api.patch(f"/activities/{activity_id}", json={"name": "Commute", "notes": "windy"}, headers={**headers, "If-Match": '"1"'})
+    activity_id = api.post(
+        "/activities", json=upload_body(straight_ride(seconds=1400), sport="running"), headers=headers
+    ).json()["activity_id"]
+    ok = api.patch(
+        f"/activities/{activity_id}", json={"name": "Commute", "notes": "windy"}, headers={**headers, "If-Match": '"1"'}
+    )
     assert ok.status_code == 200, ok.text
     assert ok.json()["version"] == 2 and ok.json()["name"] == "Commute" and ok.headers["etag"] == '"2"'
     stale = api.patch(f"/activities/{activity_id}", json={"name": "Nope"}, headers={**headers, "If-Match": '"1"'})
@@ -273,8 +317,11 @@ def test_patch_needs_the_current_version_and_a_type_change_remeasures(api: httpx
     assert ride.status_code == 200
     names = {e["name"] for e in ride.json()["best_efforts"]}
     assert "20min_power" in names and "1mile" not in names
-    events = _pg(settings, "SELECT event_type FROM outbox WHERE aggregate_id = %s AND event_type LIKE 'activity_%%'"
-                           " ORDER BY seq", activity_id)
+    events = _pg(
+        settings,
+        "SELECT event_type FROM outbox WHERE aggregate_id = %s AND event_type LIKE 'activity_%%' ORDER BY seq",
+        activity_id,
+    )
     assert events == [("activity_created",), ("activity_updated",), ("activity_updated",)]
     assert api.patch(f"/activities/{activity_id}", json={"type": "flying"}, headers=headers).status_code == 422
 
@@ -288,8 +335,11 @@ def test_delete_removes_the_summary_and_every_point(api: httpx.Client, athlete, 
     assert api.get(f"/activities/{activity_id}", headers=headers).status_code == 404
     assert _raw_partition_rows(settings, activity_id, buckets) == 0
     assert _pg(settings, "SELECT count(*) FROM sample_purges WHERE activity_id = %s", activity_id) == [(0,)]
-    assert _pg(settings, "SELECT event_type FROM outbox WHERE aggregate_id = %s AND event_type LIKE 'activity_%%'"
-                         " ORDER BY seq", activity_id)[-1] == ("activity_deleted",)
+    assert _pg(
+        settings,
+        "SELECT event_type FROM outbox WHERE aggregate_id = %s AND event_type LIKE 'activity_%%' ORDER BY seq",
+        activity_id,
+    )[-1] == ("activity_deleted",)
     assert api.delete(f"/activities/{activity_id}", headers=headers).status_code == 404
 
 
@@ -297,10 +347,12 @@ def test_another_users_activity_is_not_found(api: httpx.Client, athlete) -> None
     _, owner = athlete
     _, stranger = register_and_login(api)
     activity_id = api.post("/activities", json=upload_body(oval_run(laps=1)), headers=owner).json()["activity_id"]
-    for method, path, kw in [("GET", f"/activities/{activity_id}", {}),
-                             ("GET", f"/activities/{activity_id}/streams", {}),
-                             ("PATCH", f"/activities/{activity_id}", {"json": {"name": "mine now"}}),
-                             ("DELETE", f"/activities/{activity_id}", {})]:
+    for method, path, kw in [
+        ("GET", f"/activities/{activity_id}", {}),
+        ("GET", f"/activities/{activity_id}/streams", {}),
+        ("PATCH", f"/activities/{activity_id}", {"json": {"name": "mine now"}}),
+        ("DELETE", f"/activities/{activity_id}", {}),
+    ]:
         r = api.request(method, path, headers=stranger, **kw)
         assert r.status_code == 404, (method, path, r.status_code)
     assert api.get(f"/activities/{activity_id}", headers=owner).json()["name"] != "mine now"
@@ -313,7 +365,9 @@ def test_uploading_without_a_token_is_401(api: httpx.Client) -> None:
 
 def test_malformed_json_is_422_naming_the_body(api: httpx.Client, athlete) -> None:
     _, headers = athlete
-    r = api.post("/activities", content=b'{"type": "running", oops', headers={**headers, "Content-Type": "application/json"})
+    r = api.post(
+        "/activities", content=b'{"type": "running", oops', headers={**headers, "Content-Type": "application/json"}
+    )
     assert r.status_code == 422
     assert r.json()["error"]["details"][0]["field"] == "body"
 

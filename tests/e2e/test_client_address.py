@@ -5,6 +5,7 @@ app believes only that entry, and only from the trusted ingress. So one address 
 not lock another out, and a client-supplied X-Forwarded-For changes nothing. The clients bind their own loopback
 source addresses (127.0.0.2, 127.0.0.3, ...: Linux answers all of 127/8).
 """
+
 from __future__ import annotations
 
 import uuid
@@ -34,8 +35,9 @@ def _wrong_login(client: httpx.Client, **headers: str) -> int:
     return client.post("/auth/login", json=body, headers=headers).status_code
 
 
-def test_one_address_exhausting_its_login_bucket_does_not_lock_out_another(api: httpx.Client, settings: Settings,
-                                                                           clean_buckets: None) -> None:
+def test_one_address_exhausting_its_login_bucket_does_not_lock_out_another(
+    api: httpx.Client, settings: Settings, clean_buckets: None
+) -> None:
     victim_account = new_account(api)
     with client_from(api, ATTACKER) as attacker, client_from(api, VICTIM) as victim:
         codes = [_wrong_login(attacker) for _ in range(settings.rate_login_ip_capacity + 5)]
@@ -50,8 +52,9 @@ def test_one_address_exhausting_its_login_bucket_does_not_lock_out_another(api: 
     assert not redis.exists("rl:login:ip:203.0.113.66")  # no bucket was ever made for the spoofed address
 
 
-def test_a_spoofed_forwarded_for_from_the_ingress_address_is_not_believed(api: httpx.Client, settings: Settings,
-                                                                          clean_buckets: None) -> None:
+def test_a_spoofed_forwarded_for_from_the_ingress_address_is_not_believed(
+    api: httpx.Client, settings: Settings, clean_buckets: None
+) -> None:
     # 127.0.0.1 is also where HAProxy connects from: a header sent by a client on that address must not count
     # either (nor may uvicorn in Serve's replica rewrite the peer from it: FORWARDED_ALLOW_IPS is empty)
     redis = build_sync_redis(settings)

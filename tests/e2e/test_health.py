@@ -1,4 +1,5 @@
 """Health, readiness, docs, the error envelope and request ids, over HTTP against the Serve app."""
+
 from __future__ import annotations
 
 import httpx

@@ -6,6 +6,7 @@ which never finishes its request headers is answered 408 and closed (`timeout ht
 session) instead of holding the connection for `timeout client` (an hour). The
 loopback binds are checked by test_listeners.py, `option forwardfor` by test_client_address.py.
 """
+
 from __future__ import annotations
 
 import os

@@ -4,6 +4,7 @@ The processes are found by PID: the services cluster/test.sh started (pid files 
 session's Ray (every descendant of this process: GCS, raylet, dashboard/agents, workers, Serve's HAProxy). `make up`
 binds the same way (cluster/ray.sh, ray-env.sh); docs/security.md records its `ss -ltn`.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -69,17 +70,24 @@ def _service_pid(name: str) -> int:
 
 
 def test_every_listener_of_the_stack_is_on_loopback(serve_app: str, settings) -> None:
-    haproxy = {int(p) for p in subprocess.run(["pgrep", "-f", f"haproxy .*{TEST_HAPROXY_DIR}/"], capture_output=True,
-                                              text=True).stdout.split()}
-    ours = {"postgres": {_service_pid("postgres")}, "redis": {_service_pid("redis")},
-            "cassandra": {_service_pid("cassandra")}, "ray": _descendants(os.getpid()) | haproxy}
+    haproxy = {
+        int(p)
+        for p in subprocess.run(
+            ["pgrep", "-f", f"haproxy .*{TEST_HAPROXY_DIR}/"], capture_output=True, text=True
+        ).stdout.split()
+    }
+    ours = {
+        "postgres": {_service_pid("postgres")},
+        "redis": {_service_pid("redis")},
+        "cassandra": {_service_pid("cassandra")},
+        "ray": _descendants(os.getpid()) | haproxy,
+    }
     by_owner: dict[str, list[tuple[str, int, str]]] = defaultdict(list)
     for address, port, name, pid in _listeners():
         for owner, pids in ours.items():
             if pid in pids:
                 by_owner[owner].append((address, port, name))
-    exposed = [(owner, entry) for owner, entries in by_owner.items() for entry in entries
-               if not _is_loopback(entry[0])]
+    exposed = [(owner, entry) for owner, entries in by_owner.items() for entry in entries if not _is_loopback(entry[0])]
     assert exposed == [], f"listening beyond loopback: {exposed}"
 
     # and the check saw the sockets it is about (not vacuous)

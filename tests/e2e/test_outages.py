@@ -1,4 +1,5 @@
 """Stopping a real dependency turns /ready to 503 naming it within 5 s; starting it again brings 200 back."""
+
 from __future__ import annotations
 
 import subprocess
@@ -49,8 +50,9 @@ def test_ready_names_a_stopped_service_and_recovers_without_restarting_the_app(a
     assert body["checks"] == {"postgres": "ok", "cassandra": "ok", "redis": "ok", "actors": "ok"}
 
 
-def test_upload_while_cassandra_is_down_is_503_and_stores_nothing_then_a_retry_succeeds(api: httpx.Client,
-                                                                                         settings) -> None:
+def test_upload_while_cassandra_is_down_is_503_and_stores_nothing_then_a_retry_succeeds(
+    api: httpx.Client, settings
+) -> None:
     import psycopg
 
     from loadtest.synthetic import oval_run, upload_body

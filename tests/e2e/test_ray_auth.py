@@ -5,6 +5,7 @@ The session's Ray runs with RAY_AUTH_MODE=token and the stack's token (.state/se
 another one) is UNAUTHENTICATED; with it, it answers. A process without the token cannot even start a driver
 (a bounded wait: Ray keeps retrying, it never gets in), one with it can.
 """
+
 from __future__ import annotations
 
 import os
@@ -56,8 +57,9 @@ print("connected", ray.cluster_resources().get("CPU"))
 
 def _driver(address: str, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess | None:
     try:
-        return subprocess.run([sys.executable, "-c", DRIVER, address], env=env, capture_output=True, text=True,
-                              timeout=timeout)
+        return subprocess.run(
+            [sys.executable, "-c", DRIVER, address], env=env, capture_output=True, text=True, timeout=timeout
+        )
     except subprocess.TimeoutExpired:
         return None
 
@@ -65,12 +67,18 @@ def _driver(address: str, env: dict[str, str], timeout: float) -> subprocess.Com
 def test_a_driver_without_the_token_is_refused_and_one_with_it_joins(gcs_address: str, tmp_path: Path) -> None:
     # RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 keeps 127.0.0.1 as the address (else Ray rewrites it to the machine's
     # external one, where nothing listens); an empty HOME means no ~/.ray/auth_token to fall back on
-    base = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "RAY_USAGE_STATS_ENABLED": "0",
-            "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "PYTHONPATH": os.pathsep.join(sys.path)}
+    base = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "RAY_USAGE_STATS_ENABLED": "0",
+        "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+        "PYTHONPATH": os.pathsep.join(sys.path),
+    }
     refused = _driver(gcs_address, base, timeout=120)
     assert refused is not None and refused.returncode != 0 and "connected" not in refused.stdout
     assert "AuthenticationError" in refused.stderr, refused.stderr[-2000:]
-    with_token = _driver(gcs_address, {**base, "RAY_AUTH_MODE": "token",
-                                       "RAY_AUTH_TOKEN_PATH": str(RAY_TOKEN_PATH)}, timeout=120)
+    with_token = _driver(
+        gcs_address, {**base, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(RAY_TOKEN_PATH)}, timeout=120
+    )
     assert with_token is not None and with_token.returncode == 0, with_token and with_token.stderr[-2000:]
     assert "connected 2.0" in with_token.stdout

@@ -9,6 +9,7 @@ ms but CPU contention can add tens; the median of 10 requests is compared with 2
 it while any retry or connect timeout (>= 250 ms each, 4 s by default) still would. The deterministic check that no
 retry happens (connection attempts counted) is tests/integration/test_redis_fail_fast.py.
 """
+
 from __future__ import annotations
 
 import statistics
@@ -56,6 +57,7 @@ def test_with_redis_stopped_an_authenticated_read_answers_fast(api: httpx.Client
     finally:
         _redis("start")
     median = statistics.median(durations)
-    print(f"authenticated read with Redis down: median {median * 1000:.1f} ms, all {[round(d * 1000) for d in durations]} ms")
+    all_ms = [round(d * 1000) for d in durations]
+    print(f"authenticated read with Redis down: median {median * 1000:.1f} ms, all {all_ms} ms")
     assert median < BOUND_S, durations
     _ready(api, 30)

@@ -5,8 +5,10 @@ temp folder and ports of its own, then checks by PID that every socket of that R
 the GCS and the dashboard agent's job API (which runs any command it is sent) refuse clients without the token.
 The head is stopped by PID (never `ray stop`, which would end every Ray on the machine).
 """
+
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import re
@@ -25,10 +27,16 @@ import pytest
 
 from tests.conftest import ROOT
 
-PORT_NAMES = ("RAY_GCS_PORT", "STRIDE_RAY_NODE_MANAGER_PORT", "STRIDE_RAY_OBJECT_MANAGER_PORT",
-              "STRIDE_RAY_CLIENT_SERVER_PORT", "STRIDE_RAY_DASHBOARD_AGENT_LISTEN_PORT",
-              "STRIDE_RAY_DASHBOARD_AGENT_GRPC_PORT", "STRIDE_RAY_METRICS_EXPORT_PORT",
-              "STRIDE_RAY_RUNTIME_ENV_AGENT_PORT")
+PORT_NAMES = (
+    "RAY_GCS_PORT",
+    "STRIDE_RAY_NODE_MANAGER_PORT",
+    "STRIDE_RAY_OBJECT_MANAGER_PORT",
+    "STRIDE_RAY_CLIENT_SERVER_PORT",
+    "STRIDE_RAY_DASHBOARD_AGENT_LISTEN_PORT",
+    "STRIDE_RAY_DASHBOARD_AGENT_GRPC_PORT",
+    "STRIDE_RAY_METRICS_EXPORT_PORT",
+    "STRIDE_RAY_RUNTIME_ENV_AGENT_PORT",
+)
 USERS = re.compile(r'\("([^"]*)",pid=(\d+),fd=\d+\)')
 
 
@@ -70,10 +78,8 @@ def _pids_of(*markers: str) -> set[int]:
 def _kill(pids: set[int]) -> None:
     for sig in (signal.SIGTERM, signal.SIGKILL):
         for pid in pids:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, sig)
-            except ProcessLookupError:
-                pass
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and any(Path(f"/proc/{p}").exists() for p in pids):
             time.sleep(0.2)
@@ -88,12 +94,18 @@ def ray_head() -> Iterator[dict[str, str]]:
         ports = _free_ports(len(PORT_NAMES) + 1)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_", "STRIDE_"))}
     env.update({name: str(port) for name, port in zip(PORT_NAMES, ports, strict=False)})
-    env.update(STRIDE_STATE_DIR=str(base / "state"), RAY_TMP=str(base / "ray"), STRIDE_RAY_NUM_CPUS="1",
-               STRIDE_RAY_MIN_WORKER_PORT=str(ports[-1]), STRIDE_RAY_MAX_WORKER_PORT=str(ports[-1] + 40))
+    env.update(
+        STRIDE_STATE_DIR=str(base / "state"),
+        RAY_TMP=str(base / "ray"),
+        STRIDE_RAY_NUM_CPUS="1",
+        STRIDE_RAY_MIN_WORKER_PORT=str(ports[-1]),
+        STRIDE_RAY_MAX_WORKER_PORT=str(ports[-1] + 40),
+    )
     # the head's processes name the temp folder or, like the Ray Client server, the GCS address
     markers = (str(base), f"--address=127.0.0.1:{env['RAY_GCS_PORT']} ")
-    started = subprocess.run([str(ROOT / "cluster" / "ray.sh"), "head_only"], env=env, capture_output=True,
-                             text=True, timeout=180)
+    started = subprocess.run(
+        [str(ROOT / "cluster" / "ray.sh"), "head_only"], env=env, capture_output=True, text=True, timeout=180
+    )
     try:
         assert started.returncode == 0, started.stdout + started.stderr
         time.sleep(3)  # let the agents open their ports
@@ -117,12 +129,19 @@ def test_make_up_ray_listens_on_loopback_only(ray_head: dict[str, str]) -> None:
         for name, pid in USERS.findall(line):
             if int(pid) in pids:
                 listeners.append((address.strip("[]"), int(port), name))
-    exposed = [entry for entry in listeners
-               if not (lambda ip: (getattr(ip, "ipv4_mapped", None) or ip).is_loopback)(ipaddress.ip_address(entry[0]))]
+    exposed = [
+        entry
+        for entry in listeners
+        if not (lambda ip: (getattr(ip, "ipv4_mapped", None) or ip).is_loopback)(ipaddress.ip_address(entry[0]))
+    ]
     assert exposed == [], exposed
     ports = {port for _, port, _ in listeners}
-    for name in ("RAY_GCS_PORT", "STRIDE_RAY_CLIENT_SERVER_PORT", "STRIDE_RAY_DASHBOARD_AGENT_LISTEN_PORT",
-                 "STRIDE_RAY_NODE_MANAGER_PORT"):
+    for name in (
+        "RAY_GCS_PORT",
+        "STRIDE_RAY_CLIENT_SERVER_PORT",
+        "STRIDE_RAY_DASHBOARD_AGENT_LISTEN_PORT",
+        "STRIDE_RAY_NODE_MANAGER_PORT",
+    ):
         assert int(ray_head[name]) in ports, (name, sorted(listeners))
     assert {"gcs_server", "raylet"} <= {name for _, _, name in listeners}
 
@@ -134,8 +153,9 @@ def test_make_up_ray_refuses_an_unauthenticated_job_submission(ray_head: dict[st
     assert httpx.post(url, json=job, timeout=10).status_code == 401
     assert httpx.post(url, json=job, headers={"Authorization": "Bearer " + "0" * 64}, timeout=10).status_code == 403
     # the token opens it (an empty body is then refused as malformed, not as unauthorized)
-    assert httpx.post(url, json={}, headers={"Authorization": f"Bearer {_token(ray_head)}"},
-                      timeout=10).status_code not in (401, 403)
+    assert httpx.post(
+        url, json={}, headers={"Authorization": f"Bearer {_token(ray_head)}"}, timeout=10
+    ).status_code not in (401, 403)
     time.sleep(1)
     assert not marker.exists()
 
@@ -146,8 +166,11 @@ def test_make_up_ray_gcs_refuses_calls_without_the_token(ray_head: dict[str, str
     def nodes(metadata: list[tuple[str, str]] | None) -> int:
         with grpc.insecure_channel(f"127.0.0.1:{ray_head['RAY_GCS_PORT']}") as channel:
             stub = gcs_service_pb2_grpc.NodeInfoGcsServiceStub(channel)
-            return len(stub.GetAllNodeInfo(gcs_service_pb2.GetAllNodeInfoRequest(), timeout=10,
-                                           metadata=metadata).node_info_list)
+            return len(
+                stub.GetAllNodeInfo(
+                    gcs_service_pb2.GetAllNodeInfoRequest(), timeout=10, metadata=metadata
+                ).node_info_list
+            )
 
     with pytest.raises(grpc.RpcError) as err:
         nodes(None)

@@ -5,6 +5,7 @@ failure it skips Redis for `redis_circuit_open_s` instead of paying a connect pe
 connection attempts at a socket we control (deterministic: no timing), and once against the real Redis. The e2e
 bound (an authenticated read within 100 ms with Redis stopped) is tests/e2e/test_redis_outage.py.
 """
+
 from __future__ import annotations
 
 import asyncio

@@ -1,4 +1,5 @@
 """Samples written ahead of a summary that never committed are purged; committed ones are kept."""
+
 from __future__ import annotations
 
 import asyncio
@@ -23,24 +24,34 @@ def test_reconciler_purges_orphans_and_keeps_committed_samples(settings: Setting
         user_id, orphan, kept = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
         try:
             async with pg.connection() as conn:
-                await conn.execute("INSERT INTO users (user_id, email, email_key, password_hash, name)"
-                                   " VALUES (%s, %s, %s, 'x', 'r')",
-                                   (user_id, f"{user_id}@example.com", f"{user_id}@example.com"))
-                await conn.execute("INSERT INTO activities (activity_id, user_id, type, start_time, sample_buckets)"
-                                   " VALUES (%s, %s, 'running', now(), %s)", (kept, user_id, [0, 1]))
-            old = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1)
+                await conn.execute(
+                    "INSERT INTO users (user_id, email, email_key, password_hash, name) VALUES (%s, %s, %s, 'x', 'r')",
+                    (user_id, f"{user_id}@example.com", f"{user_id}@example.com"),
+                )
+                await conn.execute(
+                    "INSERT INTO activities (activity_id, user_id, type, start_time, sample_buckets)"
+                    " VALUES (%s, %s, 'running', now(), %s)",
+                    (kept, user_id, [0, 1]),
+                )
+            old = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
             for activity_id in (orphan, kept):
                 await store.write_track(activity_id, track)
-                await cas.execute(cas.prepare("INSERT INTO {keyspace}.pending_activities (shard, activity_id, user_id,"
-                                              " buckets, created_at) VALUES (?, ?, ?, ?, ?)"),
-                                  (pending_shard(activity_id), activity_id, user_id, {0, 1}, old))
+                await cas.execute(
+                    cas.prepare(
+                        "INSERT INTO {keyspace}.pending_activities (shard, activity_id, user_id,"
+                        " buckets, created_at) VALUES (?, ?, ?, ?, ?)"
+                    ),
+                    (pending_shard(activity_id), activity_id, user_id, {0, 1}, old),
+                )
             fresh = uuid.uuid4()
             await store.mark_pending(fresh, user_id, [0])  # too young to judge: left alone
             resolved = await reconcile_pending(pg, cas, grace_s=600)
             left = len(await store.read_track(orphan, [0, 1]))
             kept_n = len(await store.read_track(kept, [0, 1]))
-            rows = await cas.execute(cas.prepare("SELECT activity_id FROM {keyspace}.pending_activities WHERE shard = ?"),
-                                     (pending_shard(fresh),))
+            rows = await cas.execute(
+                cas.prepare("SELECT activity_id FROM {keyspace}.pending_activities WHERE shard = ?"),
+                (pending_shard(fresh),),
+            )
             fresh_kept = fresh in {r.activity_id for r in rows}
             await store.clear_pending(fresh)
             async with pg.connection() as conn:

@@ -1,5 +1,6 @@
 """SampleStore.write_track against the real Cassandra: one row per 1 Hz hour, and a retried upload replaces what an
 earlier attempt left in its partitions (even one written with another chunk size)."""
+
 from __future__ import annotations
 
 import asyncio

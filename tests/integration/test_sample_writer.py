@@ -1,5 +1,6 @@
 """SampleWriter and the driver options against the real Cassandra: coalesced rows are stored exactly as
 SampleStore.write_batch stores them, batches stay under the node's batch limits, token-aware routing is in effect."""
+
 from __future__ import annotations
 
 import asyncio
@@ -17,8 +18,16 @@ from storage.samples import INSERT_ROW, SampleStore
 
 def _track(seq: int, n: int = 5) -> Track:
     t = (seq - 1) * 5.0 + np.arange(n, dtype=np.float64)
-    return Track.from_arrays(t, lat=45 + t * 1e-5, lng=7 + t * 1e-5, alt=200 + t, hr=140 + t % 7,
-                             cadence=np.full(n, 85.0), power=np.full(n, 210.0), speed=np.full(n, 3.1))
+    return Track.from_arrays(
+        t,
+        lat=45 + t * 1e-5,
+        lng=7 + t * 1e-5,
+        alt=200 + t,
+        hr=140 + t % 7,
+        cadence=np.full(n, 85.0),
+        power=np.full(n, 210.0),
+        speed=np.full(n, 3.1),
+    )
 
 
 @pytest.mark.parametrize("mode", ["replica_batches", "concurrent"])
@@ -54,6 +63,7 @@ def test_coalesced_live_rows_read_back_like_single_writes(settings: Settings, mo
 
 def test_large_live_rows_are_split_below_the_batch_size_limit(settings: Settings) -> None:
     """300-point live rows (~19 KB each): byte-bounded batches, none refused by batch_size_fail_threshold."""
+
     async def go() -> tuple[int, dict[str, object]]:
         cas = Cassandra(settings)
         store = SampleStore(cas, settings.sample_bucket_seconds)
@@ -77,6 +87,7 @@ def test_large_live_rows_are_split_below_the_batch_size_limit(settings: Settings
 def test_token_aware_routing_is_in_effect_for_sample_inserts(settings: Settings) -> None:
     """The bound INSERT carries its partition key as routing key, the driver has the token map, and the default
     profile's query plan starts with that partition's replica (what SampleWriter groups by)."""
+
     async def go() -> tuple[bool, bool, bool, str, int]:
         cas = Cassandra(settings)
         try:
@@ -87,8 +98,13 @@ def test_token_aware_routing_is_in_effect_for_sample_inserts(settings: Settings)
             policy = session.cluster.profile_manager.default.load_balancing_policy
             plan = list(policy.make_query_plan(cas.keyspace, bound))
             first = cas.primary_replica(bound)
-            return (bound.routing_key is not None, session.cluster.metadata.token_map is not None,
-                    bool(plan) and plan[0] == first, type(policy).__name__, session.cluster.protocol_version)
+            return (
+                bound.routing_key is not None,
+                session.cluster.metadata.token_map is not None,
+                bool(plan) and plan[0] == first,
+                type(policy).__name__,
+                session.cluster.protocol_version,
+            )
         finally:
             cas.close()
 

@@ -1,4 +1,5 @@
 """Data round-trips through each real service with the project's own adapters and migrations."""
+
 from __future__ import annotations
 
 import asyncio
@@ -38,11 +39,15 @@ def test_cassandra_roundtrip_with_a_prepared_statement(settings: Settings) -> No
         cas = Cassandra(settings)
         try:
             activity_id = uuid.uuid4()
-            insert = cas.prepare("INSERT INTO {keyspace}.samples (activity_id, bucket, chunk, n, t) VALUES (?, ?, ?, ?, ?)")
+            insert = cas.prepare(
+                "INSERT INTO {keyspace}.samples (activity_id, bucket, chunk, n, t) VALUES (?, ?, ?, ?, ?)"
+            )
             await cas.execute(insert, (activity_id, 0, 3, 2, b"\x00" * 16))
             select = cas.prepare("SELECT chunk, n, t FROM {keyspace}.samples WHERE activity_id = ? AND bucket = ?")
             rows = list(await cas.execute(select, (activity_id, 0)))
-            await cas.execute(cas.prepare("DELETE FROM {keyspace}.samples WHERE activity_id = ? AND bucket = ?"), (activity_id, 0))
+            await cas.execute(
+                cas.prepare("DELETE FROM {keyspace}.samples WHERE activity_id = ? AND bucket = ?"), (activity_id, 0)
+            )
             return tuple((r.chunk, r.n, r.t) for r in rows)
         finally:
             cas.close()

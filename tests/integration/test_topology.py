@@ -1,5 +1,6 @@
 """The actor topology (issue 9 item 20): names carry a version of (settings, code); deploying a new version retires
 every actor of the old one, so a session id is never owned by two shards."""
+
 from __future__ import annotations
 
 import uuid

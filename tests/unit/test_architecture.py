@@ -1,4 +1,5 @@
 """The layering rules that import-linter cannot see: only storage/ holds SQL or CQL."""
+
 from __future__ import annotations
 
 import ast
@@ -9,7 +10,9 @@ ROOT = Path(__file__).resolve().parents[2]
 APP_PACKAGES = ("actors", "client", "config", "domain", "loadtest", "serve_app", "services")
 STATEMENT = re.compile(
     r"^\s*(SELECT\s.+\sFROM|INSERT\s+INTO|UPDATE\s+\{?\w+\}?(\.\w+)?\s+SET|DELETE\s+FROM|CREATE\s+(TABLE|INDEX|KEYSPACE|ROLE)"
-    r"|ALTER\s+(TABLE|ROLE)|DROP\s+(TABLE|INDEX|KEYSPACE)|TRUNCATE\s|GRANT\s)", re.S)
+    r"|ALTER\s+(TABLE|ROLE)|DROP\s+(TABLE|INDEX|KEYSPACE)|TRUNCATE\s|GRANT\s)",
+    re.S,
+)
 
 
 def _statements(path: Path) -> list[tuple[int, str]]:
@@ -25,16 +28,24 @@ def _statements(path: Path) -> list[tuple[int, str]]:
 
 
 def test_the_statement_pattern_finds_sql_and_cql() -> None:
-    for text in ("SELECT a FROM t", "INSERT INTO {keyspace}.samples (a) VALUES (?)", "UPDATE goals SET x = 1",
-                 "DELETE FROM {keyspace}.samples WHERE a = ?", "TRUNCATE stride.samples"):
+    for text in (
+        "SELECT a FROM t",
+        "INSERT INTO {keyspace}.samples (a) VALUES (?)",
+        "UPDATE goals SET x = 1",
+        "DELETE FROM {keyspace}.samples WHERE a = ?",
+        "TRUNCATE stride.samples",
+    ):
         assert STATEMENT.match(text), text
     for text in ("Select one of these", "delete from the list", "UPDATE: the docs changed"):
         assert not STATEMENT.match(text), text
 
 
 def test_no_sql_or_cql_outside_storage() -> None:
-    offenders = [f"{path.relative_to(ROOT)}:{line}: {text}"
-                 for package in APP_PACKAGES if (ROOT / package).is_dir()
-                 for path in sorted((ROOT / package).rglob("*.py"))
-                 for line, text in _statements(path)]
+    offenders = [
+        f"{path.relative_to(ROOT)}:{line}: {text}"
+        for package in APP_PACKAGES
+        if (ROOT / package).is_dir()
+        for path in sorted((ROOT / package).rglob("*.py"))
+        for line, text in _statements(path)
+    ]
     assert offenders == [], "SQL/CQL belongs in storage/:\n" + "\n".join(offenders)

@@ -1,4 +1,5 @@
 """The README's configuration table names every setting (so a new one cannot ship undocumented)."""
+
 from __future__ import annotations
 
 import re

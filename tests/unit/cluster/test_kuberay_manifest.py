@@ -1,4 +1,5 @@
 """The KubeRay manifest runs Ray with token authentication and behind a NetworkPolicy (issue 9, item 1)."""
+
 from __future__ import annotations
 
 import yaml
@@ -30,8 +31,9 @@ def test_ray_token_auth_from_a_secret_and_never_disabled() -> None:
         assert env["RAY_RUNTIME_ENV_HOOK"] == "config.ray_hooks.runtime_env_hook"
         assert env["FORWARDED_ALLOW_IPS"] == ""
     apps = yaml.safe_load(service["spec"]["serveConfigV2"])["applications"]
-    assert apps and all(app["runtime_env"]["worker_process_setup_hook"] == "config.ray_hooks.bind_grpc_to_node_ip"
-                        for app in apps)
+    assert apps and all(
+        app["runtime_env"]["worker_process_setup_hook"] == "config.ray_hooks.bind_grpc_to_node_ip" for app in apps
+    )
     config = _docs()["ConfigMap"]["data"]
     assert not any("PASSWORD" in k or "SECRET" in k for k in config)  # secrets live in Secrets only
 

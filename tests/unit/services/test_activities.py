@@ -1,4 +1,5 @@
 """ActivityService with in-memory fakes: write order, idempotency, limits, rollbacks, deletes, edits."""
+
 from __future__ import annotations
 
 import asyncio
@@ -18,7 +19,7 @@ from services.compute import inline
 from services.fakes import FakeDatabase, FakePurges, FakeSamples, FakeWorkouts
 
 T = TypeVar("T")
-START = dt.datetime(2026, 11, 1, 7, 30, tzinfo=dt.timezone.utc)
+START = dt.datetime(2026, 11, 1, 7, 30, tzinfo=dt.UTC)
 USER = uuid.uuid4()
 
 
@@ -31,8 +32,9 @@ class World:
         self.db = FakeDatabase()
         self.samples = FakeSamples()
         self.workouts = FakeWorkouts()
-        self.svc = ActivityService(self.db.uow, self.samples, FakePurges(self.db, self.samples), self.workouts,
-                                   limits, offload=inline)
+        self.svc = ActivityService(
+            self.db.uow, self.samples, FakePurges(self.db, self.samples), self.workouts, limits, offload=inline
+        )
 
     def rows(self) -> dict[uuid.UUID, dict[str, Any]]:
         return self.db.tables["activities"]
@@ -46,8 +48,14 @@ def run_track(laps: int = 2) -> Track:
 
 
 def new(track: Track | None = None, fingerprint: str = "f1", client_id: str | None = "c1", **kw: Any) -> NewActivity:
-    return NewActivity(sport="running", start_time=START, fingerprint=fingerprint,
-                       track=run_track() if track is None else track, client_id=client_id, **kw)
+    return NewActivity(
+        sport="running",
+        start_time=START,
+        fingerprint=fingerprint,
+        track=run_track() if track is None else track,
+        client_id=client_id,
+        **kw,
+    )
 
 
 def test_upload_writes_samples_then_summary_and_one_event_in_one_commit() -> None:
@@ -128,8 +136,12 @@ def test_someone_elses_activity_is_not_found_for_every_use_case() -> None:
     w = World()
     activity_id, _ = run(w.svc.upload(USER, new()))
     stranger = uuid.uuid4()
-    for call in (w.svc.get(stranger, activity_id), w.svc.streams(stranger, activity_id, ["time"], "low"),
-                 w.svc.update(stranger, activity_id, {"name": "mine"}, None), w.svc.delete(stranger, activity_id)):
+    for call in (
+        w.svc.get(stranger, activity_id),
+        w.svc.streams(stranger, activity_id, ["time"], "low"),
+        w.svc.update(stranger, activity_id, {"name": "mine"}, None),
+        w.svc.delete(stranger, activity_id),
+    ):
         with pytest.raises(NotFound):
             run(call)
     assert w.rows()[activity_id]["name"] != "mine"
@@ -175,8 +187,14 @@ def test_a_type_change_remeasures_the_stored_samples() -> None:
 def test_list_pages_newest_first_and_says_where_the_next_page_starts() -> None:
     w = World()
     for day in range(5):
-        run(w.svc.upload(USER, NewActivity(sport="running", start_time=START + dt.timedelta(days=day),
-                                           fingerprint=str(day), duration=600.0)))
+        run(
+            w.svc.upload(
+                USER,
+                NewActivity(
+                    sport="running", start_time=START + dt.timedelta(days=day), fingerprint=str(day), duration=600.0
+                ),
+            )
+        )
     page, next_offset = run(w.svc.list(USER, limit=2, offset=0))
     assert [r["start_time"].day for r in page] == [5, 4] and next_offset == 2
     last, end = run(w.svc.list(USER, limit=2, offset=4))

@@ -1,4 +1,5 @@
 """Splitting a track into sample rows: bounded chunks that never cross a bucket, every point kept once."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -26,8 +27,8 @@ def test_chunks_never_cross_a_bucket_and_keep_every_point_in_order() -> None:
 
 def test_missing_channels_are_stored_as_null_and_read_back_as_nan() -> None:
     track = Track.from_arrays([0.0, 1.0, 2.0], hr=[100.0, np.nan, 102.0])
-    (bucket, chunk, values), = chunk_rows(track, bucket_seconds=3600, chunk_size=600)
-    by_name = dict(zip(CHANNELS, values))
+    ((_bucket, _chunk, values),) = chunk_rows(track, bucket_seconds=3600, chunk_size=600)
+    by_name = dict(zip(CHANNELS, values, strict=False))
     assert by_name["lat"] is None and by_name["power"] is None
     hr = _unpack(by_name["hr"], 3)
     assert hr[0] == 100.0 and np.isnan(hr[1]) and hr[2] == 102.0

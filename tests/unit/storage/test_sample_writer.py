@@ -1,4 +1,5 @@
 """SampleWriter with a fake Cassandra: coalescing per event-loop tick, grouping by replica, batch bounds, failures."""
+
 from __future__ import annotations
 
 import asyncio
@@ -194,8 +195,11 @@ def test_when_cassandra_cannot_prepare_every_waiting_row_is_refused() -> None:
     writer = SampleWriter(cas)
 
     async def go() -> list[Any]:
-        return list(await asyncio.gather(*(writer.write_batch(uuid.uuid4(), 1, track()) for _ in range(4)),
-                                         return_exceptions=True))
+        return list(
+            await asyncio.gather(
+                *(writer.write_batch(uuid.uuid4(), 1, track()) for _ in range(4)), return_exceptions=True
+            )
+        )
 
     assert all(isinstance(r, StorageUnavailable) for r in run(go()))
     assert cas.stored == {}

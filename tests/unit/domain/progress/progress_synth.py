@@ -1,4 +1,5 @@
 """Builders for progress tests: facts at local wall-clock times, and a tiny event driver."""
+
 from __future__ import annotations
 
 from datetime import datetime

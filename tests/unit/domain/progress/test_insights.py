@@ -14,10 +14,10 @@ def _five_k(aid: str, day: int, secs: float, km: float = 5.0):
 def test_new_pr_insight_with_message_and_since_beaten_flag():
     s = UserStats("u")
     create(s, _five_k("a", 2, 1501.2, km=5.0))
-    pr = [i for i in s.insights_for("a") if i["kind"] == "new_pr" and i["name"] == "5k"][0]
+    pr = next(i for i in s.insights_for("a") if i["kind"] == "new_pr" and i["name"] == "5k")
     assert pr["message"] == "New PR: 5k running 25:01" and pr["current"] is True
     create(s, _five_k("b", 4, 1490.0, km=4.0))
-    pr = [i for i in s.insights_for("a") if i["kind"] == "new_pr" and i["name"] == "5k"][0]
+    pr = next(i for i in s.insights_for("a") if i["kind"] == "new_pr" and i["name"] == "5k")
     assert pr["current"] is False and pr["message"].endswith("(since beaten)")
 
 
@@ -46,10 +46,10 @@ def test_week_over_week_distance_percentage():
     create(s, run("last", at(2026, 11, 3), 10))
     create(s, run("this1", at(2026, 11, 9), 6))
     create(s, run("this2", at(2026, 11, 11), 5.8))
-    wow = [i for i in s.insights_for("this2") if i["kind"] == "week_over_week"][0]
+    wow = next(i for i in s.insights_for("this2") if i["kind"] == "week_over_week")
     assert (wow["percent"], wow["message"]) == (18, "18 % more distance than last week")
     delete(s, "this2")
-    wow = [i for i in s.insights_for("this1") if i["kind"] == "week_over_week"][0]
+    wow = next(i for i in s.insights_for("this1") if i["kind"] == "week_over_week")
     assert wow["message"] == "40 % less distance than last week"
 
 

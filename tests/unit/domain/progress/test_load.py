@@ -67,8 +67,13 @@ def test_fitness_fatigue_form_match_the_daily_recursion():
 
 def test_training_load_ignores_days_after_today_and_is_zero_when_empty():
     assert training_load({date(2026, 9, 1): 100.0}, date(2026, 8, 1))["fitness"] == 0.0
-    assert training_load({}, date(2026, 8, 1)) == {"fitness": 0.0, "fatigue": 0.0, "form": 0.0,
-                                                   "load_last_7_days": 0.0, "as_of": "2026-08-01"}
+    assert training_load({}, date(2026, 8, 1)) == {
+        "fitness": 0.0,
+        "fatigue": 0.0,
+        "form": 0.0,
+        "load_last_7_days": 0.0,
+        "as_of": "2026-08-01",
+    }
 
 
 def test_snapshot_training_load_after_one_session():

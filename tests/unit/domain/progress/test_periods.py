@@ -3,8 +3,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from domain.progress.periods import (next_period_start, normalise_period, period_end, period_start, period_starts,
-                                     shift_periods)
+from domain.progress.periods import (
+    next_period_start,
+    normalise_period,
+    period_end,
+    period_start,
+    period_starts,
+    shift_periods,
+)
 
 from .progress_synth import at, run
 
@@ -36,7 +42,10 @@ def test_shift_periods_moves_whole_periods_back_and_forth():
 
 def test_period_starts_lists_every_period_inclusive():
     assert period_starts(date(2026, 1, 31), date(2026, 3, 1), "month") == [
-        date(2026, 1, 1), date(2026, 2, 1), date(2026, 3, 1)]
+        date(2026, 1, 1),
+        date(2026, 2, 1),
+        date(2026, 3, 1),
+    ]
     assert period_starts(date(2026, 3, 1), date(2026, 1, 1), "month") == []
 
 

@@ -1,7 +1,8 @@
 """Property: after any sequence of creates, edits, deletes (with replayed event ids, timezone changes and
 checkpoint round trips), the incremental stats equal stats recomputed from scratch from the stored facts."""
+
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -9,7 +10,7 @@ from hypothesis import strategies as st
 from domain.progress import ActivityFact, Goal, UserStats, recompute
 
 TZS = ["UTC", "America/Los_Angeles", "Europe/Paris", "Asia/Kolkata", "Pacific/Auckland"]
-BASE = datetime(2026, 1, 1, tzinfo=timezone.utc)
+BASE = datetime(2026, 1, 1, tzinfo=UTC)
 PROFILE = {"max_hr": 188, "resting_hr": 52, "sex": "female"}
 GOALS = [
     Goal("wd", "weekly_distance", 8000, date(2026, 1, 7)),
@@ -31,18 +32,26 @@ def facts(draw, aid: str) -> ActivityFact:
         efforts.append(("20min_power", draw(st.sampled_from([200.0, 230.0, 230.0]))))
     one_rm = (("squat", draw(st.sampled_from([90.0, 100.0, 100.0, 110.0]))),) if sport == "weightlifting" else ()
     return ActivityFact(
-        aid, sport, BASE + timedelta(minutes=draw(st.integers(0, 150 * 24 * 60))),
+        aid,
+        sport,
+        BASE + timedelta(minutes=draw(st.integers(0, 150 * 24 * 60))),
         distance_m=draw(st.sampled_from([0.0, 3000.0, 5000.5, 12345.6, 21097.5])),
-        moving_s=draw(st.floats(0, 10000)), elevation_gain_m=draw(st.sampled_from([0.0, 40.0, 120.5, 300.0])),
-        calories=draw(st.floats(0, 1500)), volume_kg=draw(st.floats(0, 9000)) if sport == "weightlifting" else 0.0,
-        hr_avg=draw(st.one_of(st.none(), st.floats(100, 185))), best_efforts=tuple(efforts), one_rm=one_rm,
-        revision=draw(st.integers(0, 3)))
+        moving_s=draw(st.floats(0, 10000)),
+        elevation_gain_m=draw(st.sampled_from([0.0, 40.0, 120.5, 300.0])),
+        calories=draw(st.floats(0, 1500)),
+        volume_kg=draw(st.floats(0, 9000)) if sport == "weightlifting" else 0.0,
+        hr_avg=draw(st.one_of(st.none(), st.floats(100, 185))),
+        best_efforts=tuple(efforts),
+        one_rm=one_rm,
+        revision=draw(st.integers(0, 3)),
+    )
 
 
 AIDS = [f"a{i}" for i in range(6)]
 op = st.one_of(
     st.tuples(st.just("upsert"), st.sampled_from(["created", "updated"]), st.sampled_from(AIDS)).flatmap(
-        lambda t: st.tuples(st.just(t[0]), st.just(t[1]), st.just(t[2]), facts(t[2]))),
+        lambda t: st.tuples(st.just(t[0]), st.just(t[1]), st.just(t[2]), facts(t[2]))
+    ),
     st.tuples(st.just("delete"), st.just("deleted"), st.sampled_from(AIDS), st.none()),
     st.tuples(st.just("replay"), st.none(), st.none(), st.integers(0, 10_000)),
     st.tuples(st.just("checkpoint"), st.none(), st.none(), st.none()),

@@ -31,8 +31,9 @@ def test_late_upload_of_an_older_faster_effort_rewrites_history():
     assert s.records()["longest"]["running"]["activity_id"] == "old"  # equal distances: the earliest holds it
     ev = of_type(create(s, _five_k("older", 1, 1400.0)), "personal_record")
     assert _history(s) == [("older", 1400.0)]
-    assert [(e["name"], e["value"], e["previous"]["activity_id"]) for e in ev if e["category"] == "best_effort"] \
-        == [("5k", 1400.0, "b")]
+    assert [(e["name"], e["value"], e["previous"]["activity_id"]) for e in ev if e["category"] == "best_effort"] == [
+        ("5k", 1400.0, "b")
+    ]
 
 
 def test_deleted_record_gives_way_to_the_next_best():
@@ -94,7 +95,8 @@ def test_pr_events_name_the_record_and_its_predecessor():
     assert all(e["previous"] is None and e["user_id"] == "u" for e in first)
     ev = of_type(create(s, _five_k("b", 2, 1590.0)), "personal_record")
     assert [(e["name"], e["value"], e["previous"]) for e in ev] == [
-        ("5k", 1590.0, {"value": 1600.0, "activity_id": "a", "achieved_at": "2026-10-01T12:00:00+00:00"})]
+        ("5k", 1590.0, {"value": 1600.0, "activity_id": "a", "achieved_at": "2026-10-01T12:00:00+00:00"})
+    ]
 
 
 def test_zero_and_missing_values_hold_no_record():

@@ -33,8 +33,12 @@ def test_summary_counts_daily_and_weekly_streaks():
     s = streak_summary(_days(0, 1, 2, 10, 11, 12, 13, 30), D)
     assert s["daily"] == {"current": 3, "longest": 4, "last_active_day": "2026-11-11"}
     # Weeks (Monday start): today..2 days ago -> 11-09; 10..13 days ago (10-29..11-01) -> 10-26; 30 days ago -> 10-12.
-    weeks = sorted({(D - timedelta(days=o)) - timedelta(days=(D - timedelta(days=o)).weekday())
-                    for o in (0, 1, 2, 10, 11, 12, 13, 30)})
+    weeks = sorted(
+        {
+            (D - timedelta(days=o)) - timedelta(days=(D - timedelta(days=o)).weekday())
+            for o in (0, 1, 2, 10, 11, 12, 13, 30)
+        }
+    )
     assert weeks == [date(2026, 10, 12), date(2026, 10, 26), date(2026, 11, 9)]
     assert s["weekly"] == {"current": 1, "longest": 1}
 
@@ -58,10 +62,22 @@ def test_late_upload_joins_two_runs_and_emits_streak_event():
         create(s, run(f"a{d}", at(2026, 11, d)))
     assert s.snapshot(date(2026, 11, 12))["streaks"]["daily"]["longest"] == 2
     events = of_type(create(s, run("late", at(2026, 11, 10))), "streak")
-    assert events == [{"type": "streak", "period": "daily", "length": 5, "day": "2026-11-10", "longest_ever": True,
-                       "user_id": "u", "activity_id": "late"}]
-    assert s.snapshot(date(2026, 11, 12))["streaks"]["daily"] == {"current": 5, "longest": 5,
-                                                                 "last_active_day": "2026-11-12"}
+    assert events == [
+        {
+            "type": "streak",
+            "period": "daily",
+            "length": 5,
+            "day": "2026-11-10",
+            "longest_ever": True,
+            "user_id": "u",
+            "activity_id": "late",
+        }
+    ]
+    assert s.snapshot(date(2026, 11, 12))["streaks"]["daily"] == {
+        "current": 5,
+        "longest": 5,
+        "last_active_day": "2026-11-12",
+    }
 
 
 def test_deleting_the_middle_day_splits_the_streak():
@@ -69,8 +85,11 @@ def test_deleting_the_middle_day_splits_the_streak():
     for d in (8, 9, 10):
         create(s, run(f"a{d}", at(2026, 11, d)))
     delete(s, "a9")
-    assert s.snapshot(date(2026, 11, 10))["streaks"]["daily"] == {"current": 1, "longest": 1,
-                                                                 "last_active_day": "2026-11-10"}
+    assert s.snapshot(date(2026, 11, 10))["streaks"]["daily"] == {
+        "current": 1,
+        "longest": 1,
+        "last_active_day": "2026-11-10",
+    }
 
 
 def test_second_activity_on_a_day_emits_no_streak_event():

@@ -15,15 +15,30 @@ def _stats(tz: str = "UTC") -> UserStats:
 
 def test_totals_per_sport_and_period_sum_every_metric():
     s = _stats()
-    create(s, ActivityFact("r1", "running", at(2026, 11, 9), distance_m=5000, moving_s=1500, elevation_gain_m=40,
-                           calories=350))
-    create(s, ActivityFact("r2", "running", at(2026, 11, 2), distance_m=10000, moving_s=3100, elevation_gain_m=60,
-                           calories=700))
+    create(
+        s,
+        ActivityFact(
+            "r1", "running", at(2026, 11, 9), distance_m=5000, moving_s=1500, elevation_gain_m=40, calories=350
+        ),
+    )
+    create(
+        s,
+        ActivityFact(
+            "r2", "running", at(2026, 11, 2), distance_m=10000, moving_s=3100, elevation_gain_m=60, calories=700
+        ),
+    )
     create(s, ActivityFact("w1", "weightlifting", at(2026, 11, 10), moving_s=3600, volume_kg=5200))
     t = s.snapshot(TODAY)["totals"]
-    assert t["running"]["week"] == {"period_start": "2026-11-09", "count": 1, "distance_m": 5000.0,
-                                    "moving_s": 1500.0, "elevation_gain_m": 40.0, "calories": 350.0,
-                                    "volume_kg": 0.0, "load": pytest.approx(1500 / 60 * 1.2)}
+    assert t["running"]["week"] == {
+        "period_start": "2026-11-09",
+        "count": 1,
+        "distance_m": 5000.0,
+        "moving_s": 1500.0,
+        "elevation_gain_m": 40.0,
+        "calories": 350.0,
+        "volume_kg": 0.0,
+        "load": pytest.approx(1500 / 60 * 1.2),
+    }
     assert t["running"]["month"]["distance_m"] == 15000.0 and t["running"]["month"]["count"] == 2
     assert t["all"]["week"]["count"] == 2 and t["all"]["week"]["volume_kg"] == 5200.0
     assert t["all"]["lifetime"]["moving_s"] == 1500 + 3100 + 3600
@@ -56,7 +71,9 @@ def test_edit_moves_distance_and_sport_between_periods():
     assert "running" not in t
     assert t["cycling"]["week"]["distance_m"] == 7000.0
     assert s.progress("distance", "weekly", start=date(2026, 11, 2), end=TODAY) == [
-        {"period_start": "2026-11-02", "value": 0.0}, {"period_start": "2026-11-09", "value": 7000.0}]
+        {"period_start": "2026-11-02", "value": 0.0},
+        {"period_start": "2026-11-09", "value": 7000.0},
+    ]
 
 
 def test_delete_subtracts_exactly_back_to_zero():
@@ -91,7 +108,9 @@ def test_changing_timezone_regroups_days():
     assert s.progress("count", "weekly", start=date(2026, 11, 9), end=date(2026, 11, 9))[0]["value"] == 1
     s.set_timezone("America/Los_Angeles")
     assert s.progress("count", "weekly", start=date(2026, 11, 2), end=date(2026, 11, 9)) == [
-        {"period_start": "2026-11-02", "value": 1}, {"period_start": "2026-11-09", "value": 0}]
+        {"period_start": "2026-11-02", "value": 1},
+        {"period_start": "2026-11-09", "value": 0},
+    ]
 
 
 def test_progress_is_zero_filled_monthly_and_filters_by_sport():
@@ -100,9 +119,16 @@ def test_progress_is_zero_filled_monthly_and_filters_by_sport():
     create(s, ActivityFact("c", "cycling", at(2026, 11, 5), distance_m=30000, elevation_gain_m=300, moving_s=3600))
     out = s.progress("elevation", "monthly", start=date(2026, 8, 15), end=date(2026, 11, 1))
     assert [(p["period_start"], p["value"]) for p in out] == [
-        ("2026-08-01", 0.0), ("2026-09-01", 50.0), ("2026-10-01", 0.0), ("2026-11-01", 300.0)]
-    assert [p["value"] for p in s.progress("duration", "monthly", "cycling", date(2026, 9, 1), date(2026, 11, 1))] \
-        == [0.0, 0.0, 3600.0]
+        ("2026-08-01", 0.0),
+        ("2026-09-01", 50.0),
+        ("2026-10-01", 0.0),
+        ("2026-11-01", 300.0),
+    ]
+    assert [p["value"] for p in s.progress("duration", "monthly", "cycling", date(2026, 9, 1), date(2026, 11, 1))] == [
+        0.0,
+        0.0,
+        3600.0,
+    ]
 
 
 def test_progress_defaults_to_twelve_periods_ending_today():

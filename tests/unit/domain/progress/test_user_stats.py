@@ -66,7 +66,7 @@ def test_state_round_trips_through_json():
     assert back.snapshot(TODAY) == s.snapshot(TODAY)
     assert back.records() == s.records() and back.goals_view(TODAY) == s.goals_view(TODAY)
     assert back.to_state() == s.to_state()
-    assert create(back, run("c", at(2026, 11, 11), 5)) == [e for e in create(s, run("c", at(2026, 11, 11), 5))]
+    assert create(back, run("c", at(2026, 11, 11), 5)) == list(create(s, run("c", at(2026, 11, 11), 5)))
 
 
 def test_from_state_keeps_announced_goal_periods():
@@ -92,8 +92,7 @@ def test_snapshot_is_json_serialisable_with_expected_keys():
     s = UserStats("u")
     create(s, run("a", at(2026, 11, 9), 5))
     snap = s.snapshot(TODAY)
-    assert {"ytd_distance", "lifetime_workouts", "totals", "streaks", "personal_records",
-            "training_load"} <= set(snap)
+    assert {"ytd_distance", "lifetime_workouts", "totals", "streaks", "personal_records", "training_load"} <= set(snap)
     json.dumps(snap, allow_nan=False)
 
 
