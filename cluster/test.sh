@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make test`: set everything up, run the whole suite, stop the services this run started (and only those).
+# `make test`: set everything up, lint (make lint), run the whole suite, stop the services this run started (and only those).
 set -uo pipefail
 here="$(dirname "$0")"
 source "$here/env.sh"
@@ -11,6 +11,7 @@ cleanup() {
 }
 trap cleanup EXIT
 "$here/up.sh" services || exit 1
+"$here/lint.sh" || die "lint failed (make lint): ruff, mypy or the import-linter layer contracts"
 (cd "$STRIDE_ROOT" && with_owner_secrets "$PY" -m storage.migrate --database stride_test --keyspace stride_test) || die "test migrations failed"
 cd "$STRIDE_ROOT"
 "$PY" -m pytest "$@"
