@@ -21,7 +21,7 @@
 #   STRIDE_CASSANDRA_VERSION           cassandra-all version (default 5.0.9)
 #   STRIDE_CASSANDRA_HEAP              -Xms/-Xmx (default 1G)
 #   STRIDE_CASSANDRA_COMMITLOG_SYNC    group (default) | batch | periodic
-#   STRIDE_CASSANDRA_COMMITLOG_GROUP_WINDOW  group window (default 20ms; measured in loadtest/README.md ## Cassandra)
+#   STRIDE_CASSANDRA_COMMITLOG_GROUP_WINDOW  group window (default 2ms; measured in loadtest/README.md ## Cassandra)
 #   STRIDE_CASSANDRA_START_TIMEOUT     seconds to wait for CQL (default 180)
 #   STRIDE_CASSANDRA_JAVA              java binary to use (default: a Java 17 from JAVA_HOME, PATH or /usr/lib/jvm)
 #   STRIDE_CASSANDRA_JVM_OPTS          extra JVM options (space separated)
@@ -35,7 +35,7 @@ CASSANDRA_VERSION="${STRIDE_CASSANDRA_VERSION:-5.0.9}"
 CASSANDRA_JMX_PORT="${CASSANDRA_JMX_PORT:-57199}"
 HEAP="${STRIDE_CASSANDRA_HEAP:-1G}"
 COMMITLOG_SYNC="${STRIDE_CASSANDRA_COMMITLOG_SYNC:-group}"
-GROUP_WINDOW="${STRIDE_CASSANDRA_COMMITLOG_GROUP_WINDOW:-20ms}"
+GROUP_WINDOW="${STRIDE_CASSANDRA_COMMITLOG_GROUP_WINDOW:-2ms}"
 START_TIMEOUT="${STRIDE_CASSANDRA_START_TIMEOUT:-180}"
 NATIVE_PORT="$STRIDE_CASSANDRA_PORT"
 STORAGE_PORT="$CASSANDRA_STORAGE_PORT"

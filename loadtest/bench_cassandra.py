@@ -43,7 +43,8 @@ from domain.track import Track
 from loadtest.harness import percentile, write_result
 from storage.cassandra import Cassandra
 from storage.purges import DELETE_PARTITION as _DELETE  # the statements the app itself uses
-from storage.samples import CHANNELS, INSERT_ROW as _INSERT, SampleStore
+from storage.samples import CHANNELS, SampleStore
+from storage.samples import INSERT_ROW as _INSERT
 
 SHAPES = {"live": 5, "chunk600": 600, "chunk1800": 1800, "chunk3600": 3600}
 CLK_TCK = os.sysconf("SC_CLK_TCK")

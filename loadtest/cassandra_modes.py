@@ -9,6 +9,8 @@ restarting it in each commit-log mode, and runs loadtest.bench_cassandra's cells
     python -m loadtest.cassandra_modes extras --mode group:2                  -> results/cassandra-extras.json
         (upload chunk sizes, single-partition batches, client options: protocol v4/v5, lz4, token-aware routing,
          and the live coalescing writer's modes at rising rates)
+    python -m loadtest.cassandra_modes before-after [--rounds 2]              -> results/cassandra-before-after.json
+        (the live benchmark's raw reference and 3,600-point uploads with the old and the new defaults)
     python -m loadtest.cassandra_modes stop
 
 Rounds visit the modes in a rotated order, so slow drift of the shared machine spreads over all modes. The scratch
@@ -164,8 +166,8 @@ def apply_variant(cluster: Any, settings: Settings, variant: str) -> Any:
             cluster.sockopts = None
         elif option == "nodelay":
             cluster.sockopts = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
-        elif option == "v4":
-            cluster.protocol_version = 4
+        elif option in ("v4", "v5"):
+            cluster.protocol_version = int(option[1])
         elif option == "lz4":
             cluster.compression = "lz4"
         elif option == "nocomp":
@@ -316,6 +318,56 @@ async def warm_up(settings: Settings, pid: int | None) -> None:
         cas.close()
 
 
+async def before_after_cells(settings: Settings, pid: int | None, variant: str, chunk_size: int, how: str,
+                             seconds: float) -> dict[str, Any]:
+    """The live benchmark's raw reference and 3,600-point uploads (4 in flight) through a `variant` Cluster."""
+    import storage.cassandra as sc
+
+    raw = await raw_reference_variant(settings, variant, seconds)
+    original = sc.build_cluster
+    sc.build_cluster = lambda s, owner=False: apply_variant(original(s, owner=owner), s, variant)  # type: ignore[assignment]
+    cas = sc.Cassandra(settings)
+    cleanup = bc.Cleanup()
+    try:
+        upload = await bc.upload_cell(cas, settings, chunk_size, 3600, uploads=40, concurrency=4, server_pid=pid,
+                                      cleanup=cleanup, how=how)
+        await cleanup.run(cas)
+    finally:
+        cas.close()
+        sc.build_cluster = original
+    return {"raw_reference": raw, "upload_3600": upload}
+
+
+def run_before_after(args: argparse.Namespace) -> dict[str, Any]:
+    """Before (commit log group 2 ms; driver: Nagle on, protocol v5; uploads in 600-point rows, one INSERT each) and
+    after (--mode, default group 2 ms; the driver's defaults now: TCP_NODELAY, v4; one 3,600-point row per hour in
+    one batch), in alternating rounds on the scratch node."""
+    scratch = Scratch(Path(args.state), args.port)
+    setups = [("before", "group:2", "nagle+nocomp+v5", 600, "gather"),
+              ("after", args.mode, "default", 3600, "write_track")]
+    cells: list[dict[str, Any]] = []
+    try:
+        for rnd in range(args.rounds):
+            for name, mode, variant, chunk, how in setups:
+                scratch.restart(mode)
+                asyncio.run(warm_up(scratch.settings(), scratch.pid()))
+                out = asyncio.run(before_after_cells(scratch.settings(), scratch.pid(), variant, chunk, how, 8.0))
+                cell = {"setup": name, "round": rnd, "commitlog": mode, "driver": variant, "chunk_size": chunk,
+                        "write_track": how, **out}
+                cells.append(cell)
+                print(json.dumps({"setup": name, "raw_rows_per_s": out["raw_reference"]["rows_per_s"],
+                                  "raw_p50_ms": out["raw_reference"]["p50_ms"],
+                                  "raw_p99_ms": out["raw_reference"]["p99_ms"],
+                                  "upload_p50_ms": out["upload_3600"]["write_p50_ms"],
+                                  "upload_cpu_ms": out["upload_3600"]["write_client_cpu_ms_per_upload"]}), flush=True)
+    finally:
+        scratch.script("stop")
+    flat = [{"setup": c["setup"], **{f"raw_{k}": v for k, v in c["raw_reference"].items() if k != "errors"},
+             **{f"upload_{k}": v for k, v in c["upload_3600"].items()}} for c in cells]
+    return {"config": {"rounds": args.rounds, "setups": setups}, "cells": cells,
+            "median": bc.summarise(flat, ("setup",))}
+
+
 def _has_lz4() -> bool:
     try:
         import lz4.block  # noqa: F401
@@ -341,11 +393,11 @@ def run_extras(args: argparse.Namespace) -> dict[str, Any]:
 def main() -> None:
     """CLI."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=("modes", "extras", "stop"))
+    parser.add_argument("what", choices=("modes", "extras", "before-after", "stop"))
     parser.add_argument("--state", default="/tmp/stride-cass-scratch")
     parser.add_argument("--port", type=int, default=8710, help="CQL port; storage port +1, JMX +2")
     parser.add_argument("--modes", default="periodic,batch,group:1,group:2,group:5,group:10,group:20")
-    parser.add_argument("--mode", default="group:2", help="extras: the commit-log mode to run them in")
+    parser.add_argument("--mode", default="group:2", help="extras / before-after: the commit-log mode (after)")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--coalesce-seconds", type=float, default=10.0)
@@ -359,8 +411,8 @@ def main() -> None:
     if args.what == "stop":
         Scratch(Path(args.state), args.port).script("stop")
         return
-    result = run_modes(args) if args.what == "modes" else run_extras(args)
-    print(write_result(args.name or f"cassandra-{args.what}", result))
+    run = {"modes": run_modes, "extras": run_extras, "before-after": run_before_after}[args.what]
+    print(write_result(args.name or f"cassandra-{args.what}", run(args)))
 
 
 if __name__ == "__main__":
