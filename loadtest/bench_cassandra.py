@@ -89,6 +89,17 @@ def cassandra_pid(state_dir: str | None = None) -> int | None:
     return None
 
 
+def node_commitlog(state_dir: str | None = None) -> str:
+    """The commit-log settings the local node was started with (its rendered cassandra.yaml), e.g. 'group 2ms'."""
+    root = Path(state_dir or os.environ.get("STRIDE_STATE_DIR") or Path(__file__).resolve().parent.parent / ".state")
+    try:
+        lines = (root / "cassandra" / "conf" / "cassandra.yaml").read_text().splitlines()
+    except OSError:
+        return "unknown (no local cassandra.yaml)"
+    values = dict(line.split(":", 1) for line in lines if line.startswith(("commitlog_sync:", "commitlog_sync_group")))
+    return " ".join(v.strip() for v in values.values())
+
+
 def proc_cpu_s(pid: int | None) -> float | None:
     """User + system CPU seconds of a process so far (None if unknown)."""
     if pid is None:
@@ -344,9 +355,7 @@ async def run(settings: Settings, seconds: float, reps: int, concurrencies: list
         "cassandra": f"{settings.cassandra_hosts}:{settings.cassandra_port}", "keyspace": settings.cassandra_keyspace,
         "write_consistency": settings.cassandra_write_consistency, "seconds_per_cell": seconds, "reps": reps,
         "concurrencies": concurrencies, "shapes": {s: SHAPES[s] for s in shapes}, "server_pid_known": bool(server_pid),
-        "commitlog": os.environ.get("STRIDE_CASSANDRA_COMMITLOG_SYNC", "group (default)")
-        + (" " + os.environ["STRIDE_CASSANDRA_COMMITLOG_GROUP_WINDOW"]
-           if os.environ.get("STRIDE_CASSANDRA_COMMITLOG_GROUP_WINDOW") else "")}}
+        "commitlog": node_commitlog()}}
     try:
         inserts: list[dict[str, Any]] = []
         for rep in range(reps):
