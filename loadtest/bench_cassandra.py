@@ -20,6 +20,7 @@ Every row it writes has a fresh random activity id and is deleted afterwards (pa
 `python -m loadtest.bench_cassandra [--seconds 4] [--reps 2]` writes loadtest/results/cassandra.json.
 The commit-log mode comparison (a scratch node restarted in each mode) is loadtest/cassandra_modes.py.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,9 +52,12 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 # the live coalescing writer's modes; replica batches bounded by Cassandra's default warn thresholds (10 partitions,
 # 5 KiB), and with the writer's defaults (32 rows / 24 KiB)
 COALESCE_VARIANTS: list[tuple[str, dict[str, int]]] = [
-    ("none", {}), ("single", {}), ("concurrent", {}),
+    ("none", {}),
+    ("single", {}),
+    ("concurrent", {}),
     ("replica_batches", {"max_batch_rows": 10, "max_batch_bytes": 4608}),
-    ("replica_batches", {})]
+    ("replica_batches", {}),
+]
 
 
 def _r(x: float | None, nd: int = 2) -> float | None:
@@ -64,9 +68,16 @@ def channel_blobs(points: int, seed: int = 0) -> list[bytes]:
     """8 little-endian float64 channel blobs of `points` values (t, lat, lng, alt, hr, cadence, power, speed)."""
     rng = np.random.default_rng(seed)
     t = np.arange(points, dtype=np.float64)
-    cols = [t, 45 + np.cumsum(rng.normal(0, 1e-5, points)), 7 + np.cumsum(rng.normal(0, 1e-5, points)),
-            200 + np.cumsum(rng.normal(0, 0.1, points)), 140 + rng.normal(0, 3, points), 85 + rng.normal(0, 2, points),
-            220 + rng.normal(0, 20, points), 3 + rng.normal(0, 0.2, points)]
+    cols = [
+        t,
+        45 + np.cumsum(rng.normal(0, 1e-5, points)),
+        7 + np.cumsum(rng.normal(0, 1e-5, points)),
+        200 + np.cumsum(rng.normal(0, 0.1, points)),
+        140 + rng.normal(0, 3, points),
+        85 + rng.normal(0, 2, points),
+        220 + rng.normal(0, 20, points),
+        3 + rng.normal(0, 0.2, points),
+    ]
     assert len(cols) == len(CHANNELS)
     return [np.ascontiguousarray(c, dtype="<f8").tobytes() for c in cols]
 
@@ -138,12 +149,15 @@ class Meter:
         srv = None if srv1 is None or self.srv0 is None else srv1 - self.srv0
         b1 = machine_busy()
         busy = 100 * (b1[0] - self.busy0[0]) / max(1.0, b1[1] - self.busy0[1])
-        return {"wall_s": round(wall, 2),
-                "client_cpu_pct_of_one_core": round(100 * cpu / wall, 1),
-                "client_cpu_ms_per_row": _r(1000 * cpu / rows, 3) if rows else None,
-                "server_cpu_pct_of_one_core": _r(100 * srv / wall, 1) if srv is not None else None,
-                "server_cpu_ms_per_row": _r(1000 * srv / rows, 3) if rows and srv is not None else None,
-                "machine_busy_pct": round(busy, 1), "load_avg_1m": round(os.getloadavg()[0], 2)}
+        return {
+            "wall_s": round(wall, 2),
+            "client_cpu_pct_of_one_core": round(100 * cpu / wall, 1),
+            "client_cpu_ms_per_row": _r(1000 * cpu / rows, 3) if rows else None,
+            "server_cpu_pct_of_one_core": _r(100 * srv / wall, 1) if srv is not None else None,
+            "server_cpu_ms_per_row": _r(1000 * srv / rows, 3) if rows and srv is not None else None,
+            "machine_busy_pct": round(busy, 1),
+            "load_avg_1m": round(os.getloadavg()[0], 2),
+        }
 
 
 class Cleanup:
@@ -171,8 +185,16 @@ class Cleanup:
 
 # ---------------------------------------------------------------------------------------------- insert cells
 
-async def insert_cell(cas: Cassandra, shape: str, concurrency: int, seconds: float, server_pid: int | None,
-                      cleanup: Cleanup, partitions: int = 256) -> dict[str, Any]:
+
+async def insert_cell(
+    cas: Cassandra,
+    shape: str,
+    concurrency: int,
+    seconds: float,
+    server_pid: int | None,
+    cleanup: Cleanup,
+    partitions: int = 256,
+) -> dict[str, Any]:
     """Closed loop: `concurrency` coroutines each inserting rows of `shape` one after the other for `seconds`."""
     points = SHAPES[shape]
     stmt = cas.prepare(_INSERT)
@@ -202,17 +224,35 @@ async def insert_cell(cas: Cassandra, shape: str, concurrency: int, seconds: flo
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     m = meter.stop(len(latencies))
     rows = len(latencies)
-    return {"shape": shape, "points_per_row": points, "concurrency": concurrency, "rows": rows,
-            "rows_per_s": round(rows / m["wall_s"], 1), "points_per_s": round(rows * points / m["wall_s"]),
-            "p50_ms": _r(percentile(latencies, 50)), "p99_ms": _r(percentile(latencies, 99)),
-            "mean_ms": _r(statistics.fmean(latencies)) if latencies else None, "errors": errors, **m}
+    return {
+        "shape": shape,
+        "points_per_row": points,
+        "concurrency": concurrency,
+        "rows": rows,
+        "rows_per_s": round(rows / m["wall_s"], 1),
+        "points_per_s": round(rows * points / m["wall_s"]),
+        "p50_ms": _r(percentile(latencies, 50)),
+        "p99_ms": _r(percentile(latencies, 99)),
+        "mean_ms": _r(statistics.fmean(latencies)) if latencies else None,
+        "errors": errors,
+        **m,
+    }
 
 
 # ---------------------------------------------------------------------------------------------- uploads
 
-async def upload_cell(cas: Cassandra, settings: Settings, chunk_size: int, points: int, uploads: int,
-                      concurrency: int, server_pid: int | None, cleanup: Cleanup,
-                      how: str = "write_track") -> dict[str, Any]:
+
+async def upload_cell(
+    cas: Cassandra,
+    settings: Settings,
+    chunk_size: int,
+    points: int,
+    uploads: int,
+    concurrency: int,
+    server_pid: int | None,
+    cleanup: Cleanup,
+    how: str = "write_track",
+) -> dict[str, Any]:
     """`uploads` activities of `points` 1 Hz points written with SampleStore.write_track at `chunk_size`
     (`concurrency` uploads at a time; how="gather": the previous write_track), then each read back whole."""
     store = SampleStore(cas, settings.sample_bucket_seconds, chunk_size=chunk_size)
@@ -250,16 +290,24 @@ async def upload_cell(cas: Cassandra, settings: Settings, chunk_size: int, point
     await asyncio.gather(*(read(a) for a in ids))
     rm = meter.stop(uploads)
     rows_per_upload = sum(math.ceil(min(points - lo, 3600) / chunk_size) for lo in range(0, points, 3600))
-    return {"chunk_size": chunk_size, "points": points, "rows_per_upload": rows_per_upload, "uploads": uploads,
-            "concurrency": concurrency, "how": how,
-            "write_uploads_per_s": round(uploads / wm["wall_s"], 1),
-            "write_p50_ms": _r(percentile(writes, 50)), "write_p99_ms": _r(percentile(writes, 99)),
-            "write_client_cpu_ms_per_upload": wm["client_cpu_ms_per_row"],
-            "write_server_cpu_ms_per_upload": wm["server_cpu_ms_per_row"],
-            "read_p50_ms": _r(percentile(reads, 50)), "read_p99_ms": _r(percentile(reads, 99)),
-            "read_client_cpu_ms_per_activity": rm["client_cpu_ms_per_row"],
-            "read_server_cpu_ms_per_activity": rm["server_cpu_ms_per_row"],
-            "machine_busy_pct": wm["machine_busy_pct"]}
+    return {
+        "chunk_size": chunk_size,
+        "points": points,
+        "rows_per_upload": rows_per_upload,
+        "uploads": uploads,
+        "concurrency": concurrency,
+        "how": how,
+        "write_uploads_per_s": round(uploads / wm["wall_s"], 1),
+        "write_p50_ms": _r(percentile(writes, 50)),
+        "write_p99_ms": _r(percentile(writes, 99)),
+        "write_client_cpu_ms_per_upload": wm["client_cpu_ms_per_row"],
+        "write_server_cpu_ms_per_upload": wm["server_cpu_ms_per_row"],
+        "read_p50_ms": _r(percentile(reads, 50)),
+        "read_p99_ms": _r(percentile(reads, 99)),
+        "read_client_cpu_ms_per_activity": rm["client_cpu_ms_per_row"],
+        "read_server_cpu_ms_per_activity": rm["server_cpu_ms_per_row"],
+        "machine_busy_pct": wm["machine_busy_pct"],
+    }
 
 
 async def write_track_gather(store: SampleStore, activity_id: uuid.UUID, track: Track) -> list[int]:
@@ -268,16 +316,29 @@ async def write_track_gather(store: SampleStore, activity_id: uuid.UUID, track: 
 
     rows = chunk_rows(track, store.bucket_seconds, store.chunk_size)
     stmt = store.cas.prepare(_INSERT)
-    await asyncio.gather(*(store.cas.execute(stmt, (activity_id, bucket, chunk, _count(values), *values))
-                           for bucket, chunk, values in rows))
+    await asyncio.gather(
+        *(
+            store.cas.execute(stmt, (activity_id, bucket, chunk, _count(values), *values))
+            for bucket, chunk, values in rows
+        )
+    )
     return sorted({bucket for bucket, _, _ in rows})
 
 
 # ---------------------------------------------------------------------------------------------- live coalescing
 
-async def coalesce_cell(cas: Cassandra | None, mode: str, workouts: int, interval_s: float, seconds: float,
-                        server_pid: int | None, cleanup: Cleanup, points: int = 5,
-                        **writer_options: Any) -> dict[str, Any]:
+
+async def coalesce_cell(
+    cas: Cassandra | None,
+    mode: str,
+    workouts: int,
+    interval_s: float,
+    seconds: float,
+    server_pid: int | None,
+    cleanup: Cleanup,
+    points: int = 5,
+    **writer_options: Any,
+) -> dict[str, Any]:
     """Open loop: `workouts` live workouts each write one `points`-point row every `interval_s` (first at a random
     offset) for `seconds`; every row is its own task awaiting `SampleWriter.write_batch` (as a shard's actor call
     is), so rows due in the same tick are coalesced by the writer. mode `none` skips Cassandra (generator floor)."""
@@ -310,8 +371,12 @@ async def coalesce_cell(cas: Cassandra | None, mode: str, workouts: int, interva
 
     # one schedule: (due time, workout) sorted; a ticker starts the due rows (like actor calls arriving)
     t0 = time.monotonic() + 0.05
-    schedule = sorted((t0 + off + k * interval_s, i) for i, off in enumerate(offsets)
-                      for k in range(int(seconds / interval_s) + 1) if off + k * interval_s < seconds)
+    schedule = sorted(
+        (t0 + off + k * interval_s, i)
+        for i, off in enumerate(offsets)
+        for k in range(int(seconds / interval_s) + 1)
+        if off + k * interval_s < seconds
+    )
     meter = Meter(server_pid)
     pos = 0
     while pos < len(schedule):
@@ -332,18 +397,36 @@ async def coalesce_cell(cas: Cassandra | None, mode: str, workouts: int, interva
     for aid in ids:
         cleanup.add(aid, [0])
     stats = writer.stats() if writer is not None else {}
-    return {"mode": mode, "workouts": workouts, "offered_rows_per_s": round(workouts / interval_s, 1),
-            "rows": rows, "rows_per_s": round(rows / m["wall_s"], 1),
-            "ack_p50_ms": _r(percentile(latencies, 50)), "ack_p99_ms": _r(percentile(latencies, 99)),
-            "start_lag_p99_ms": _r(percentile(lags, 99)), "errors": errors, "writer": stats,
-            "writer_options": writer_options, **m}
+    return {
+        "mode": mode,
+        "workouts": workouts,
+        "offered_rows_per_s": round(workouts / interval_s, 1),
+        "rows": rows,
+        "rows_per_s": round(rows / m["wall_s"], 1),
+        "ack_p50_ms": _r(percentile(latencies, 50)),
+        "ack_p99_ms": _r(percentile(latencies, 99)),
+        "start_lag_p99_ms": _r(percentile(lags, 99)),
+        "errors": errors,
+        "writer": stats,
+        "writer_options": writer_options,
+        **m,
+    }
 
 
 # ---------------------------------------------------------------------------------------------- the run
 
-async def run(settings: Settings, seconds: float, reps: int, concurrencies: list[int], shapes: list[str],
-              chunk_sizes: list[int], coalesce_rates: list[int], raw_seconds: float,
-              server_pid: int | None = None) -> dict[str, Any]:
+
+async def run(
+    settings: Settings,
+    seconds: float,
+    reps: int,
+    concurrencies: list[int],
+    shapes: list[str],
+    chunk_sizes: list[int],
+    coalesce_rates: list[int],
+    raw_seconds: float,
+    server_pid: int | None = None,
+) -> dict[str, Any]:
     """Every cell of the current Cassandra (whatever its commit-log mode), repeated `reps` times, interleaved."""
     from loadtest.bench_live import raw_cassandra
 
@@ -351,11 +434,19 @@ async def run(settings: Settings, seconds: float, reps: int, concurrencies: list
     cas = Cassandra(settings)
     cleanup = Cleanup()
     server_pid = server_pid or cassandra_pid()
-    result: dict[str, Any] = {"config": {
-        "cassandra": f"{settings.cassandra_hosts}:{settings.cassandra_port}", "keyspace": settings.cassandra_keyspace,
-        "write_consistency": settings.cassandra_write_consistency, "seconds_per_cell": seconds, "reps": reps,
-        "concurrencies": concurrencies, "shapes": {s: SHAPES[s] for s in shapes}, "server_pid_known": bool(server_pid),
-        "commitlog": node_commitlog()}}
+    result: dict[str, Any] = {
+        "config": {
+            "cassandra": f"{settings.cassandra_hosts}:{settings.cassandra_port}",
+            "keyspace": settings.cassandra_keyspace,
+            "write_consistency": settings.cassandra_write_consistency,
+            "seconds_per_cell": seconds,
+            "reps": reps,
+            "concurrencies": concurrencies,
+            "shapes": {s: SHAPES[s] for s in shapes},
+            "server_pid_known": bool(server_pid),
+            "commitlog": node_commitlog(),
+        }
+    }
     try:
         inserts: list[dict[str, Any]] = []
         for rep in range(reps):
@@ -364,21 +455,43 @@ async def run(settings: Settings, seconds: float, reps: int, concurrencies: list
                     cell = await insert_cell(cas, shape, c, seconds, server_pid, cleanup)
                     cell["rep"] = rep
                     inserts.append(cell)
-                    print(json.dumps({k: cell[k] for k in ("shape", "concurrency", "rows_per_s", "p50_ms", "p99_ms",
-                                                           "client_cpu_ms_per_row", "server_cpu_ms_per_row")}),
-                          flush=True)
+                    print(
+                        json.dumps(
+                            {
+                                k: cell[k]
+                                for k in (
+                                    "shape",
+                                    "concurrency",
+                                    "rows_per_s",
+                                    "p50_ms",
+                                    "p99_ms",
+                                    "client_cpu_ms_per_row",
+                                    "server_cpu_ms_per_row",
+                                )
+                            }
+                        ),
+                        flush=True,
+                    )
             await cleanup.run(cas)
         result["inserts"] = inserts
         result["inserts_median"] = summarise(inserts, ("shape", "concurrency"))
         uploads = []
         for rep in range(reps):
             for cs in chunk_sizes:
-                cell = await upload_cell(cas, settings, cs, 3600, uploads=20, concurrency=4, server_pid=server_pid,
-                                         cleanup=cleanup)
+                cell = await upload_cell(
+                    cas, settings, cs, 3600, uploads=20, concurrency=4, server_pid=server_pid, cleanup=cleanup
+                )
                 cell["rep"] = rep
                 uploads.append(cell)
-                print(json.dumps({k: cell[k] for k in ("chunk_size", "write_p50_ms", "write_client_cpu_ms_per_upload",
-                                                       "read_p50_ms")}), flush=True)
+                print(
+                    json.dumps(
+                        {
+                            k: cell[k]
+                            for k in ("chunk_size", "write_p50_ms", "write_client_cpu_ms_per_upload", "read_p50_ms")
+                        }
+                    ),
+                    flush=True,
+                )
             await cleanup.run(cas)
         result["uploads_3600_points"] = uploads
         result["uploads_median"] = summarise(uploads, ("chunk_size",))
@@ -386,13 +499,35 @@ async def run(settings: Settings, seconds: float, reps: int, concurrencies: list
         for rep in range(reps):
             for rate in coalesce_rates:
                 for mode, options in (("single", {}), ("concurrent", {}), ("replica_batches", {})):
-                    cell = await coalesce_cell(cas, mode, workouts=rate * 5, interval_s=5.0, seconds=max(seconds, 6.0),
-                                               server_pid=server_pid, cleanup=cleanup, **options)
+                    cell = await coalesce_cell(
+                        cas,
+                        mode,
+                        workouts=rate * 5,
+                        interval_s=5.0,
+                        seconds=max(seconds, 6.0),
+                        server_pid=server_pid,
+                        cleanup=cleanup,
+                        **options,
+                    )
                     cell["rep"] = rep
                     cell["variant"] = variant_name(mode, options)
                     coalesce.append(cell)
-                    print(json.dumps({k: cell[k] for k in ("variant", "offered_rows_per_s", "rows_per_s", "ack_p50_ms",
-                                                           "ack_p99_ms", "client_cpu_ms_per_row")}), flush=True)
+                    print(
+                        json.dumps(
+                            {
+                                k: cell[k]
+                                for k in (
+                                    "variant",
+                                    "offered_rows_per_s",
+                                    "rows_per_s",
+                                    "ack_p50_ms",
+                                    "ack_p99_ms",
+                                    "client_cpu_ms_per_row",
+                                )
+                            }
+                        ),
+                        flush=True,
+                    )
             await cleanup.run(cas)
         result["live_coalescing"] = coalesce
         result["live_coalescing_median"] = summarise(coalesce, ("offered_rows_per_s", "variant"))
@@ -403,8 +538,10 @@ async def run(settings: Settings, seconds: float, reps: int, concurrencies: list
             await cleanup.run(cas)
         cas.close()
     result["wall_s_total"] = round(time.monotonic() - began, 1)
-    result["note"] = ("client and Cassandra share the machine's cores; CPU per row = CPU seconds / rows over the cell "
-                      "(client: this process; server: the Cassandra JVM)")
+    result["note"] = (
+        "client and Cassandra share the machine's cores; CPU per row = CPU seconds / rows over the cell "
+        "(client: this process; server: the Cassandra JVM)"
+    )
     return result
 
 
@@ -447,9 +584,18 @@ def main() -> None:
     if unknown:
         print(f"bench_cassandra: ignoring {unknown}")
     settings = Settings()
-    result = asyncio.run(run(settings, args.seconds, args.reps, [int(c) for c in args.concurrency.split(",")],
-                             args.shapes.split(","), [int(c) for c in args.chunk_sizes.split(",")],
-                             [int(r) for r in args.coalesce_rates.split(",") if r], args.raw_seconds))
+    result = asyncio.run(
+        run(
+            settings,
+            args.seconds,
+            args.reps,
+            [int(c) for c in args.concurrency.split(",")],
+            args.shapes.split(","),
+            [int(c) for c in args.chunk_sizes.split(",")],
+            [int(r) for r in args.coalesce_rates.split(",") if r],
+            args.raw_seconds,
+        )
+    )
     print(json.dumps({k: result[k] for k in ("inserts_median", "uploads_median", "live_coalescing_median")}, indent=1))
     print(write_result("cassandra", result))
 

@@ -16,6 +16,7 @@ restarting it in each commit-log mode, and runs loadtest.bench_cassandra's cells
 Rounds visit the modes in a rotated order, so slow drift of the shared machine spreads over all modes. The scratch
 node is stopped by its pid file at the end (`stop` too). Data: --state (default /tmp/stride-cass-scratch).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,10 +47,16 @@ class Scratch:
 
     def env(self, mode: str) -> dict[str, str]:
         sync, _, window = mode.partition(":")
-        env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root"), "STRIDE_STATE_DIR": str(self.state),
-               "STRIDE_CASSANDRA_PORT": str(self.port), "CASSANDRA_STORAGE_PORT": str(self.port + 1),
-               "CASSANDRA_JMX_PORT": str(self.port + 2), "STRIDE_CASSANDRA_HEAP": "1G",
-               "STRIDE_CASSANDRA_COMMITLOG_SYNC": sync}
+        env = {
+            "PATH": os.environ["PATH"],
+            "HOME": os.environ.get("HOME", "/root"),
+            "STRIDE_STATE_DIR": str(self.state),
+            "STRIDE_CASSANDRA_PORT": str(self.port),
+            "CASSANDRA_STORAGE_PORT": str(self.port + 1),
+            "CASSANDRA_JMX_PORT": str(self.port + 2),
+            "STRIDE_CASSANDRA_HEAP": "1G",
+            "STRIDE_CASSANDRA_COMMITLOG_SYNC": sync,
+        }
         if window:
             env["STRIDE_CASSANDRA_COMMITLOG_GROUP_WINDOW"] = f"{window}ms"
         return env
@@ -59,8 +66,9 @@ class Scratch:
         if not lib.exists() and shared_lib.exists():  # reuse the stack's resolved jars instead of a Maven run
             lib.parent.mkdir(parents=True, exist_ok=True)
             subprocess.run(["cp", "-a", str(shared_lib), str(lib)], check=True)
-        subprocess.run([str(ROOT / "cluster" / "cassandra.sh"), action], env=self.env(mode), check=True,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [str(ROOT / "cluster" / "cassandra.sh"), action], env=self.env(mode), check=True, stdout=subprocess.DEVNULL
+        )
 
     def secret(self, name: str) -> str:
         return (self.state / "secrets" / name).read_text().strip()
@@ -69,11 +77,16 @@ class Scratch:
         return bc.cassandra_pid(str(self.state))
 
     def settings(self) -> Settings:
-        return Settings(cassandra_hosts="127.0.0.1", cassandra_port=self.port, cassandra_keyspace=KEYSPACE,
-                        cassandra_replication_factor=1, cassandra_write_consistency="LOCAL_ONE",
-                        cassandra_password=SecretStr(self.secret("cassandra-app-password")),
-                        cassandra_migration_password=SecretStr(self.secret("cassandra-owner-password")),
-                        jwt_secret=SecretStr(self.secret("jwt-secret")))
+        return Settings(
+            cassandra_hosts="127.0.0.1",
+            cassandra_port=self.port,
+            cassandra_keyspace=KEYSPACE,
+            cassandra_replication_factor=1,
+            cassandra_write_consistency="LOCAL_ONE",
+            cassandra_password=SecretStr(self.secret("cassandra-app-password")),
+            cassandra_migration_password=SecretStr(self.secret("cassandra-owner-password")),
+            jwt_secret=SecretStr(self.secret("jwt-secret")),
+        )
 
     def restart(self, mode: str) -> float:
         began = time.monotonic()
@@ -90,8 +103,9 @@ class Scratch:
         truncate_samples(self.settings(), KEYSPACE)
 
 
-async def mode_cells(settings: Settings, pid: int | None, seconds: float, shapes: list[str],
-                     concurrencies: list[int], raw_seconds: float) -> dict[str, Any]:
+async def mode_cells(
+    settings: Settings, pid: int | None, seconds: float, shapes: list[str], concurrencies: list[int], raw_seconds: float
+) -> dict[str, Any]:
     from loadtest.bench_live import raw_cassandra
     from storage.cassandra import Cassandra
 
@@ -105,9 +119,24 @@ async def mode_cells(settings: Settings, pid: int | None, seconds: float, shapes
             for c in concurrencies:
                 cell = await bc.insert_cell(cas, shape, c, seconds, pid, cleanup)
                 cells.append(cell)
-                print(json.dumps({k: cell[k] for k in ("shape", "concurrency", "rows_per_s", "p50_ms", "p99_ms",
-                                                       "client_cpu_ms_per_row", "server_cpu_ms_per_row",
-                                                       "machine_busy_pct")}), flush=True)
+                print(
+                    json.dumps(
+                        {
+                            k: cell[k]
+                            for k in (
+                                "shape",
+                                "concurrency",
+                                "rows_per_s",
+                                "p50_ms",
+                                "p99_ms",
+                                "client_cpu_ms_per_row",
+                                "server_cpu_ms_per_row",
+                                "machine_busy_pct",
+                            )
+                        }
+                    ),
+                    flush=True,
+                )
     finally:
         cas.close()
     raw = await raw_cassandra(settings, raw_seconds, 32, 5, 5.0, sample_cpu=False) if raw_seconds > 0 else None
@@ -123,34 +152,56 @@ def run_modes(args: argparse.Namespace) -> dict[str, Any]:
     raws: list[dict[str, Any]] = []
     try:
         for rnd in range(args.rounds):
-            order = modes[rnd % len(modes):] + modes[:rnd % len(modes)]
+            order = modes[rnd % len(modes) :] + modes[: rnd % len(modes)]
             for mode in order:
                 start_s = scratch.restart(mode)
                 print(f"== round {rnd} mode {mode} (restart {start_s:.0f} s)", flush=True)
-                out = asyncio.run(mode_cells(scratch.settings(), scratch.pid(), args.seconds, shapes, concurrencies,
-                                             args.raw_seconds))
+                out = asyncio.run(
+                    mode_cells(scratch.settings(), scratch.pid(), args.seconds, shapes, concurrencies, args.raw_seconds)
+                )
                 for cell in out["inserts"]:
                     cells.append({"mode": mode, "round": rnd, **cell})
                 if out["raw_reference"]:
                     raws.append({"mode": mode, "round": rnd, **out["raw_reference"]})
                 scratch.truncate()
-                write_result(args.name or "cassandra-modes", modes_result(args, modes, shapes, concurrencies, cells,
-                                                                         raws, partial=True))
+                write_result(
+                    args.name or "cassandra-modes",
+                    modes_result(args, modes, shapes, concurrencies, cells, raws, partial=True),
+                )
     finally:
         scratch.script("stop")
     return modes_result(args, modes, shapes, concurrencies, cells, raws, partial=False)
 
 
-def modes_result(args: argparse.Namespace, modes: list[str], shapes: list[str], concurrencies: list[int],
-                 cells: list[dict[str, Any]], raws: list[dict[str, Any]], partial: bool) -> dict[str, Any]:
-    return {"config": {"modes": modes, "rounds": args.rounds, "seconds_per_cell": args.seconds, "shapes": shapes,
-                       "concurrencies": concurrencies, "heap": "1G", "node": "scratch single node, own state/ports",
-                       "partial": partial},
-            "inserts": cells, "inserts_median": bc.summarise(cells, ("mode", "shape", "concurrency")),
-            "raw_reference": raws, "raw_reference_median": bc.summarise(raws, ("mode",))}
+def modes_result(
+    args: argparse.Namespace,
+    modes: list[str],
+    shapes: list[str],
+    concurrencies: list[int],
+    cells: list[dict[str, Any]],
+    raws: list[dict[str, Any]],
+    partial: bool,
+) -> dict[str, Any]:
+    return {
+        "config": {
+            "modes": modes,
+            "rounds": args.rounds,
+            "seconds_per_cell": args.seconds,
+            "shapes": shapes,
+            "concurrencies": concurrencies,
+            "heap": "1G",
+            "node": "scratch single node, own state/ports",
+            "partial": partial,
+        },
+        "inserts": cells,
+        "inserts_median": bc.summarise(cells, ("mode", "shape", "concurrency")),
+        "raw_reference": raws,
+        "raw_reference_median": bc.summarise(raws, ("mode",)),
+    }
 
 
 # ---------------------------------------------------------------------------------------------- extras
+
 
 def apply_variant(cluster: Any, settings: Settings, variant: str) -> Any:
     """build_cluster's Cluster with the options of `variant` applied, '+'-joined: nagle (no TCP_NODELAY: the driver's
@@ -213,13 +264,17 @@ def token_aware_check(cas: Any) -> dict[str, Any]:
     policy = session.cluster.profile_manager.default.load_balancing_policy
     plan = list(policy.make_query_plan(cas.keyspace, bound))
     replicas = session.cluster.metadata.get_replicas(cas.keyspace, bound.routing_key) if bound.routing_key else []
-    return {"policy": type(policy).__name__, "routing_key_set": bound.routing_key is not None,
-            "routing_key_indexes": stmt.routing_key_indexes,
-            "token_map": session.cluster.metadata.token_map is not None,
-            "first_host_is_replica": bool(plan) and plan[0] in replicas,
-            "protocol_version": session.cluster.protocol_version,
-            "compression": str(getattr(next(iter(session._pools.values()))._connection, "compressor", None)
-                               if session._pools else None)}
+    return {
+        "policy": type(policy).__name__,
+        "routing_key_set": bound.routing_key is not None,
+        "routing_key_indexes": stmt.routing_key_indexes,
+        "token_map": session.cluster.metadata.token_map is not None,
+        "first_host_is_replica": bool(plan) and plan[0] in replicas,
+        "protocol_version": session.cluster.protocol_version,
+        "compression": str(
+            getattr(next(iter(session._pools.values()))._connection, "compressor", None) if session._pools else None
+        ),
+    }
 
 
 async def extras_cells(settings: Settings, pid: int | None, args: argparse.Namespace) -> dict[str, Any]:
@@ -240,14 +295,37 @@ async def extras_cells(settings: Settings, pid: int | None, args: argparse.Names
                         for how in ("write_track", "gather"):
                             if how == "gather" and conc != 4:
                                 continue
-                            cell = await bc.upload_cell(cas, settings, cs, points, uploads=16, concurrency=conc,
-                                                        server_pid=pid, cleanup=cleanup, how=how)
+                            cell = await bc.upload_cell(
+                                cas,
+                                settings,
+                                cs,
+                                points,
+                                uploads=16,
+                                concurrency=conc,
+                                server_pid=pid,
+                                cleanup=cleanup,
+                                how=how,
+                            )
                             cell["rep"] = rep
                             out["uploads"].append(cell)
-                            print(json.dumps({k: cell[k] for k in ("points", "chunk_size", "concurrency", "how",
-                                                                   "write_p50_ms", "write_client_cpu_ms_per_upload",
-                                                                   "write_server_cpu_ms_per_upload", "read_p50_ms")}),
-                                  flush=True)
+                            print(
+                                json.dumps(
+                                    {
+                                        k: cell[k]
+                                        for k in (
+                                            "points",
+                                            "chunk_size",
+                                            "concurrency",
+                                            "how",
+                                            "write_p50_ms",
+                                            "write_client_cpu_ms_per_upload",
+                                            "write_server_cpu_ms_per_upload",
+                                            "read_p50_ms",
+                                        )
+                                    }
+                                ),
+                                flush=True,
+                            )
             await cleanup.run(cas)
     finally:
         cas.close()
@@ -255,7 +333,8 @@ async def extras_cells(settings: Settings, pid: int | None, args: argparse.Names
 
     # 3. client options, one Cluster each
     variants = ["nagle+nocomp", "nodelay+nocomp", "nodelay+nocomp+v4", "nodelay+nocomp+no_token_aware"] + (
-        ["nodelay+lz4"] if _has_lz4() else [])
+        ["nodelay+lz4"] if _has_lz4() else []
+    )
     for rep in range(reps if "client" in sections else 0):
         for variant in variants:
             cas = connect_variant(settings, variant)
@@ -266,9 +345,23 @@ async def extras_cells(settings: Settings, pid: int | None, args: argparse.Names
                     cell = await bc.insert_cell(cas, shape, conc, args.seconds, pid, cleanup)
                     cell.update(variant=variant, rep=rep)
                     out["client_options"].append(cell)
-                    print(json.dumps({k: cell[k] for k in ("variant", "shape", "concurrency", "rows_per_s", "p99_ms",
-                                                           "client_cpu_ms_per_row", "server_cpu_ms_per_row")}),
-                          flush=True)
+                    print(
+                        json.dumps(
+                            {
+                                k: cell[k]
+                                for k in (
+                                    "variant",
+                                    "shape",
+                                    "concurrency",
+                                    "rows_per_s",
+                                    "p99_ms",
+                                    "client_cpu_ms_per_row",
+                                    "server_cpu_ms_per_row",
+                                )
+                            }
+                        ),
+                        flush=True,
+                    )
                 await cleanup.run(cas)
             finally:
                 cas.close()
@@ -278,8 +371,12 @@ async def extras_cells(settings: Settings, pid: int | None, args: argparse.Names
         for variant in ("nagle+nocomp", "nodelay+nocomp"):
             raw = await raw_reference_variant(settings, variant, 8.0)
             out["raw_reference"].append({"variant": variant, "rep": rep, **raw})
-            print(json.dumps({"raw": variant, "rows_per_s": raw["rows_per_s"], "p50_ms": raw["p50_ms"],
-                              "p99_ms": raw["p99_ms"]}), flush=True)
+            print(
+                json.dumps(
+                    {"raw": variant, "rows_per_s": raw["rows_per_s"], "p50_ms": raw["p50_ms"], "p99_ms": raw["p99_ms"]}
+                ),
+                flush=True,
+            )
     out["raw_reference_median"] = bc.summarise(out["raw_reference"], ("variant",))
 
     # 3. live coalescing at rising offered rates
@@ -288,15 +385,37 @@ async def extras_cells(settings: Settings, pid: int | None, args: argparse.Names
         for rep in range(reps if "coalescing" in sections else 0):
             for rate in [int(r) for r in args.rates.split(",")]:
                 for mode, options in bc.COALESCE_VARIANTS:
-                    cell = await bc.coalesce_cell(cas, mode, workouts=rate * 5, interval_s=5.0,
-                                                  seconds=args.coalesce_seconds, server_pid=pid, cleanup=cleanup,
-                                                  **options)
+                    cell = await bc.coalesce_cell(
+                        cas,
+                        mode,
+                        workouts=rate * 5,
+                        interval_s=5.0,
+                        seconds=args.coalesce_seconds,
+                        server_pid=pid,
+                        cleanup=cleanup,
+                        **options,
+                    )
                     cell["rep"] = rep
                     cell["variant"] = bc.variant_name(mode, options)
                     out["coalescing"].append(cell)
-                    print(json.dumps({k: cell[k] for k in ("variant", "offered_rows_per_s", "rows_per_s", "ack_p50_ms",
-                                                           "ack_p99_ms", "client_cpu_ms_per_row",
-                                                           "server_cpu_ms_per_row", "machine_busy_pct")}), flush=True)
+                    print(
+                        json.dumps(
+                            {
+                                k: cell[k]
+                                for k in (
+                                    "variant",
+                                    "offered_rows_per_s",
+                                    "rows_per_s",
+                                    "ack_p50_ms",
+                                    "ack_p99_ms",
+                                    "client_cpu_ms_per_row",
+                                    "server_cpu_ms_per_row",
+                                    "machine_busy_pct",
+                                )
+                            }
+                        ),
+                        flush=True,
+                    )
                 await cleanup.run(cas)
     finally:
         cas.close()
@@ -318,8 +437,9 @@ async def warm_up(settings: Settings, pid: int | None) -> None:
         cas.close()
 
 
-async def before_after_cells(settings: Settings, pid: int | None, variant: str, chunk_size: int, how: str,
-                             seconds: float) -> dict[str, Any]:
+async def before_after_cells(
+    settings: Settings, pid: int | None, variant: str, chunk_size: int, how: str, seconds: float
+) -> dict[str, Any]:
     """The live benchmark's raw reference and 3,600-point uploads (4 in flight) through a `variant` Cluster."""
     import storage.cassandra as sc
 
@@ -329,8 +449,9 @@ async def before_after_cells(settings: Settings, pid: int | None, variant: str, 
     cas = sc.Cassandra(settings)
     cleanup = bc.Cleanup()
     try:
-        upload = await bc.upload_cell(cas, settings, chunk_size, 3600, uploads=40, concurrency=4, server_pid=pid,
-                                      cleanup=cleanup, how=how)
+        upload = await bc.upload_cell(
+            cas, settings, chunk_size, 3600, uploads=40, concurrency=4, server_pid=pid, cleanup=cleanup, how=how
+        )
         await cleanup.run(cas)
     finally:
         cas.close()
@@ -343,8 +464,10 @@ def run_before_after(args: argparse.Namespace) -> dict[str, Any]:
     after (--mode, default group 2 ms; the driver's defaults now: TCP_NODELAY, v4; one 3,600-point row per hour in
     one batch), in alternating rounds on the scratch node."""
     scratch = Scratch(Path(args.state), args.port)
-    setups = [("before", "group:2", "nagle+nocomp+v5", 600, "gather"),
-              ("after", args.mode, "default", 3600, "write_track")]
+    setups = [
+        ("before", "group:2", "nagle+nocomp+v5", 600, "gather"),
+        ("after", args.mode, "default", 3600, "write_track"),
+    ]
     cells: list[dict[str, Any]] = []
     try:
         for rnd in range(args.rounds):
@@ -352,20 +475,44 @@ def run_before_after(args: argparse.Namespace) -> dict[str, Any]:
                 scratch.restart(mode)
                 asyncio.run(warm_up(scratch.settings(), scratch.pid()))
                 out = asyncio.run(before_after_cells(scratch.settings(), scratch.pid(), variant, chunk, how, 8.0))
-                cell = {"setup": name, "round": rnd, "commitlog": mode, "driver": variant, "chunk_size": chunk,
-                        "write_track": how, **out}
+                cell = {
+                    "setup": name,
+                    "round": rnd,
+                    "commitlog": mode,
+                    "driver": variant,
+                    "chunk_size": chunk,
+                    "write_track": how,
+                    **out,
+                }
                 cells.append(cell)
-                print(json.dumps({"setup": name, "raw_rows_per_s": out["raw_reference"]["rows_per_s"],
-                                  "raw_p50_ms": out["raw_reference"]["p50_ms"],
-                                  "raw_p99_ms": out["raw_reference"]["p99_ms"],
-                                  "upload_p50_ms": out["upload_3600"]["write_p50_ms"],
-                                  "upload_cpu_ms": out["upload_3600"]["write_client_cpu_ms_per_upload"]}), flush=True)
+                print(
+                    json.dumps(
+                        {
+                            "setup": name,
+                            "raw_rows_per_s": out["raw_reference"]["rows_per_s"],
+                            "raw_p50_ms": out["raw_reference"]["p50_ms"],
+                            "raw_p99_ms": out["raw_reference"]["p99_ms"],
+                            "upload_p50_ms": out["upload_3600"]["write_p50_ms"],
+                            "upload_cpu_ms": out["upload_3600"]["write_client_cpu_ms_per_upload"],
+                        }
+                    ),
+                    flush=True,
+                )
     finally:
         scratch.script("stop")
-    flat = [{"setup": c["setup"], **{f"raw_{k}": v for k, v in c["raw_reference"].items() if k != "errors"},
-             **{f"upload_{k}": v for k, v in c["upload_3600"].items()}} for c in cells]
-    return {"config": {"rounds": args.rounds, "setups": setups}, "cells": cells,
-            "median": bc.summarise(flat, ("setup",))}
+    flat = [
+        {
+            "setup": c["setup"],
+            **{f"raw_{k}": v for k, v in c["raw_reference"].items() if k != "errors"},
+            **{f"upload_{k}": v for k, v in c["upload_3600"].items()},
+        }
+        for c in cells
+    ]
+    return {
+        "config": {"rounds": args.rounds, "setups": setups},
+        "cells": cells,
+        "median": bc.summarise(flat, ("setup",)),
+    }
 
 
 def _has_lz4() -> bool:
@@ -384,10 +531,17 @@ def run_extras(args: argparse.Namespace) -> dict[str, Any]:
         result = asyncio.run(extras_cells(scratch.settings(), scratch.pid(), args))
     finally:
         scratch.script("stop")
-    return {"config": {"mode": args.mode, "reps": args.rounds, "seconds_per_cell": args.seconds,
-                       "sections": args.sections, "lz4_importable": _has_lz4(),
-                       "note": "with lz4 importable, every Cluster left at compression=True negotiates lz4"},
-            **result}
+    return {
+        "config": {
+            "mode": args.mode,
+            "reps": args.rounds,
+            "seconds_per_cell": args.seconds,
+            "sections": args.sections,
+            "lz4_importable": _has_lz4(),
+            "note": "with lz4 importable, every Cluster left at compression=True negotiates lz4",
+        },
+        **result,
+    }
 
 
 def main() -> None:
