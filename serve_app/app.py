@@ -61,10 +61,8 @@ socket_app = create_socket_app()
 SOCKET_ROUTE_PREFIX = "/ws"
 
 
-@serve.deployment(name="StrideAPI", max_ongoing_requests=64, health_check_period_s=10)
-@serve.ingress(fastapi_app)
-class StrideAPI:
-    """One replica: builds its storage clients from settings and looks up the deployed actors by name."""
+class _Replica:
+    """What every replica does: build its storage clients from settings and look the deployed actors up by name."""
 
     def __init__(self, settings: Settings, topology: Topology) -> None:
         logging.getLogger("stride").setLevel(logging.INFO)
@@ -73,23 +71,21 @@ class StrideAPI:
 
     async def __del__(self) -> None:  # pragma: no cover - replica shutdown
         await self.resources.close()
+
+
+@serve.deployment(name="StrideAPI", max_ongoing_requests=64, health_check_period_s=10)
+@serve.ingress(fastapi_app)
+class StrideAPI(_Replica):
+    """An HTTP replica (the app at /)."""
 
 
 @serve.deployment(name="StrideLive", health_check_period_s=10)
 @serve.ingress(socket_app)
-class StrideLive:
+class StrideLive(_Replica):
     """A socket replica. An open WebSocket holds one of its replica's request slots for its whole life, so sockets
     get their own Serve application (route prefix /ws), with many slots (`live_ws_max_ongoing_requests`: sockets
     mostly wait) and their own replicas: HTTP calls never queue behind open sockets. Each replica fans live updates
     out to its sockets through one Redis pub/sub connection (serve_app.live_hub)."""
-
-    def __init__(self, settings: Settings, topology: Topology) -> None:
-        logging.getLogger("stride").setLevel(logging.INFO)
-        self.resources = Resources.build(settings, lookup(topology))
-        set_resources(self.resources)
-
-    async def __del__(self) -> None:  # pragma: no cover - replica shutdown
-        await self.resources.close()
 
 
 def build_socket_app(settings: Settings, topology: Topology | None = None) -> serve.Application:

@@ -74,15 +74,21 @@ def check_track(track: Track, limits: Limits, field_name: str = "data_points") -
             f"too many points ({len(track)} > {limits.max_points})",
             details={"field": field_name, "max": limits.max_points},
         )
+    check_times(track, limits.max_span_s, field_name)
+
+
+def check_times(track: Track, max_span_s: float, field_name: str) -> None:
+    """Every point lies within [0, max_span_s] seconds of the start (and is finite), else Invalid naming it: the one
+    time bound of uploads and live batches (issue 9 item 7)."""
     if len(track) == 0:
         return
-    bad = np.flatnonzero(~np.isfinite(track.t) | (track.t < 0) | (track.t > limits.max_span_s))
+    bad = np.flatnonzero(~np.isfinite(track.t) | (track.t < 0) | (track.t > max_span_s))
     if bad.size:
         k = int(bad[0])
         message = (
-            "point is before start_time"
+            "point is before the start"
             if track.t[k] < 0
-            else f"point is more than {limits.max_span_s / 86400:g} days after start_time"
+            else f"point is more than {max_span_s / 86400:g} days after the start"
         )
         raise Invalid.field(f"{field_name}.{k}.time", message)
 

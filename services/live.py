@@ -22,12 +22,12 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from domain.errors import Conflict, Invalid, NotFound
+from domain.errors import Conflict, NotFound
 from domain.naming import default_name
 from domain.process import process_activity
 from domain.profile import AthleteProfile
 from domain.track import CHANNELS, Track
-from services.activities import metric_changes
+from services.activities import check_times, metric_changes
 from services.compute import offload as default_offload
 from services.ports import LiveFeed, Offload, UnitOfWorkFactory, WorkoutShards
 
@@ -69,26 +69,11 @@ def live_activity_id(user_id: uuid.UUID, client_id: str | None) -> uuid.UUID:
 # ---------------------------------------------------------------------------------------------- batch rules
 
 
-def check_batch_times(track: Track, limits: LiveLimits, field: str = "points") -> None:
-    """Every point lies within [0, max_span_s] seconds of the workout's start (finite), else Invalid."""
-    if len(track) == 0:
-        return
-    bad = np.flatnonzero(~np.isfinite(track.t) | (track.t < 0) | (track.t > limits.max_span_s))
-    if bad.size:
-        k = int(bad[0])
-        message = (
-            "a point is before the workout start"
-            if track.t[k] < 0
-            else f"a point is more than {limits.max_span_s / 86400:g} days after the workout start"
-        )
-        raise Invalid.field(f"{field}.{k}.time", message)
-
-
 def normalise_batch(track: Track, start_time: dt.datetime, absolute: bool, limits: LiveLimits) -> Track:
     """A batch as the shard stores it: times in seconds from the start (absolute ones shifted), checked against the
     workout's span, sorted by time."""
     batch = track.replace(t=track.t - start_time.timestamp()) if absolute else track
-    check_batch_times(batch, limits)
+    check_times(batch, limits.max_span_s, "points")
     if len(batch) > 1 and bool((np.diff(batch.t) < 0).any()):
         batch = batch.take(np.argsort(batch.t, kind="stable"))
     return batch
@@ -216,7 +201,7 @@ class LiveService:
         {acked_seq, missing, highest_seq, duplicate, metrics}. Offsets are checked here, before any shard work;
         absolute times once the shard knows the start."""
         if not absolute:
-            check_batch_times(track, self.limits)
+            check_times(track, self.limits.max_span_s, "points")
         body: dict[str, Any] = await self.workouts.ingest(activity_id, user_id, seq, track, absolute)
         return body
 

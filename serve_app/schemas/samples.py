@@ -24,7 +24,7 @@ import msgspec
 import numpy as np
 
 from domain.errors import Invalid
-from domain.track import Track
+from domain.track import POINT_KEYS, Track
 
 MAX_POINTS = 100_000  # hard schema cap; settings.max_points may be lower
 MAX_BATCH_POINTS = 600
@@ -40,16 +40,8 @@ Offset = Annotated[float, msgspec.Meta(description="seconds from the activity st
 AwareDatetime = Annotated[dt.datetime, msgspec.Meta(tz=True)]
 PointTime = Offset | AwareDatetime
 
-# wire field -> Track channel
-CHANNEL_OF = {
-    "lat": "lat",
-    "lng": "lng",
-    "altitude": "alt",
-    "heart_rate": "hr",
-    "cadence": "cadence",
-    "power": "power",
-    "speed": "speed",
-}
+# wire field -> Track channel (the point keys the domain names, time apart)
+CHANNEL_OF = {key: channel for key, channel in POINT_KEYS.items() if key != "time"}
 
 
 class PointIn(msgspec.Struct, omit_defaults=True):
