@@ -21,9 +21,9 @@ from fastapi.security import OAuth2PasswordBearer
 
 from config.settings import Settings
 from domain.errors import NotFound
+from serve_app.deps import Auth
 from serve_app.ratelimit import STATE_KEY as RATE_STATE_KEY
-from serve_app.resources import get_resources
-from services.auth import Admission, AuthService, Principal
+from services.auth import Admission, Principal
 
 bearer_scheme = OAuth2PasswordBearer(
     tokenUrl="/auth/login",
@@ -31,13 +31,6 @@ bearer_scheme = OAuth2PasswordBearer(
     description="Access token from /auth/login; upload routes also take a device token (sdt_...).",
 )
 BearerToken = Annotated[str | None, Depends(bearer_scheme)]
-
-
-def _auth() -> AuthService:
-    return get_resources().auth
-
-
-Auth = Annotated[AuthService, Depends(_auth)]
 
 
 def _with_rate_headers(request: Request, response: Response, admission: Admission) -> Principal:

@@ -16,31 +16,44 @@ from services.accounts import AccountService
 from services.activities import ActivityService
 from services.auth import AuthService
 from services.erasure import ErasureService
+from services.live import LiveService
 from services.progress import ProgressService
 
+# `async def` on purpose: FastAPI runs a plain `def` dependency in a worker thread, a thread hand-off per request
+# that cost more than the whole authenticated cached read (measured with py-spy under wrk, loadtest/README.md).
 
-def _activities() -> ActivityService:
+
+async def _resources() -> Resources:
+    return get_resources()
+
+
+async def _activities() -> ActivityService:
     return get_resources().activities
 
 
-def _progress() -> ProgressService:
+async def _live() -> LiveService:
+    return get_resources().live
+
+
+async def _progress() -> ProgressService:
     return get_resources().progress
 
 
-def _accounts() -> AccountService:
+async def _accounts() -> AccountService:
     return get_resources().accounts
 
 
-def _auth() -> AuthService:
+async def _auth() -> AuthService:
     return get_resources().auth
 
 
-def _erasure() -> ErasureService:
+async def _erasure() -> ErasureService:
     return get_resources().erasure
 
 
-Res = Annotated[Resources, Depends(get_resources)]
+Res = Annotated[Resources, Depends(_resources)]
 Activities = Annotated[ActivityService, Depends(_activities)]
+Live = Annotated[LiveService, Depends(_live)]
 Progress = Annotated[ProgressService, Depends(_progress)]
 Accounts = Annotated[AccountService, Depends(_accounts)]
 Auth = Annotated[AuthService, Depends(_auth)]

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
+from serve_app.deps import Res
 from serve_app.errors import RETRY_AFTER_S
-from serve_app.resources import Resources, get_resources
 from storage.redis_store import ping as redis_ping
 
 router = APIRouter(tags=["health"])
-Res = Annotated[Resources, Depends(get_resources)]
 
 
 @router.get("/health")

@@ -35,11 +35,12 @@ import uuid
 from typing import Annotated, Any
 
 import jwt
-from fastapi import APIRouter, Depends, Query, Request, WebSocket, WebSocketDisconnect, status
+from fastapi import APIRouter, Query, Request, WebSocket, WebSocketDisconnect, status
 from fastapi.responses import JSONResponse
 
 from domain.errors import Invalid, Malformed, NotFound, StrideError, Unauthenticated, Unavailable
 from serve_app.auth import BearerToken, CurrentUser, Uploader, client_ip
+from serve_app.deps import Live
 from serve_app.errors import status_of
 from serve_app.live_hub import (
     CLOSE_AUTH_TIMEOUT,
@@ -58,7 +59,6 @@ from serve_app.schemas.activities import ActivityPublic
 from serve_app.schemas.live import LiveStart, LiveStarted, SampleAck, ShareCreated
 from serve_app.schemas.samples import batch_from_object, decode_batch, to_track
 from services.auth import Principal
-from services.live import LiveService
 
 log = logging.getLogger("stride.live")
 
@@ -68,13 +68,6 @@ socket_router = APIRouter(tags=["live"])
 SUBPROTOCOL = "stride.v1"
 ACK_KEYS = ("acked_seq", "missing", "highest_seq", "duplicate")
 FOLLOWER_MESSAGES_MAX = 10  # a read-only socket that keeps talking is closed
-
-
-def _live() -> LiveService:
-    return get_resources().live
-
-
-Live = Annotated[LiveService, Depends(_live)]
 
 
 # ---------------------------------------------------------------------------------------------- HTTP
