@@ -155,7 +155,7 @@ class EventDispatcher:
         missing = set(SUBSCRIPTIONS) - set(consumers)
         if missing:  # a subscribed consumer without a delivery function would pile up pending rows forever
             raise RuntimeError(f"no delivery function for subscribed consumers {sorted(missing)}")
-        uow = cast(UnitOfWorkFactory, lambda: PostgresUnitOfWork(pg))
+        uow = cast(UnitOfWorkFactory, lambda read_only=False: PostgresUnitOfWork(pg, read_only=read_only))
         self.dispatch = Dispatch(uow, consumers, retry_policy(settings), settings.dispatch_batch)
         # the loop starts with the actor (also after a restart by Ray), not with the first call
         self._task = asyncio.get_running_loop().create_task(self._loop())

@@ -30,7 +30,7 @@ def build_jobs(settings: Settings, workout_shards: list[Any]) -> dict[str, Job]:
     cas = Cassandra(settings)
     workouts = WorkoutShardsGateway(workout_shards)
 
-    uow = cast(UnitOfWorkFactory, lambda: PostgresUnitOfWork(pg))
+    uow = cast(UnitOfWorkFactory, lambda read_only=False: PostgresUnitOfWork(pg, read_only=read_only))
 
     async def purge_samples() -> int:
         return await run_pending_purges(pg, cas)

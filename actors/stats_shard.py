@@ -234,7 +234,7 @@ class StatsShard:
         self.index = index
         pg = Postgres(settings)
         cache = RedisStatsCache(build_redis(settings), settings.cache_ttl_s, settings.stats_cache_entries_per_read)
-        uow = cast(UnitOfWorkFactory, lambda: PostgresUnitOfWork(pg))
+        uow = cast(UnitOfWorkFactory, lambda read_only=False: PostgresUnitOfWork(pg, read_only=read_only))
         self.host = StatsHost(uow, cache, settings.stats_resident_users)
 
     async def ping(self) -> str:

@@ -319,7 +319,7 @@ class WorkoutShard:
         pg = Postgres(settings)
         cas = Cassandra(settings)
         limits = LiveLimits(max_span_s=settings.max_span_s, max_points=settings.live_max_points)
-        uow = cast(UnitOfWorkFactory, lambda: PostgresUnitOfWork(pg))
+        uow = cast(UnitOfWorkFactory, lambda read_only=False: PostgresUnitOfWork(pg, read_only=read_only))
         self.samples = ShardSamples(cas, settings.sample_bucket_seconds, settings.live_sample_writer)
         samples = cast(SampleStore, self.samples)
         self.host = WorkoutHost(

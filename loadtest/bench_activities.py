@@ -60,14 +60,15 @@ async def run(base_url: str, concurrency: int, duration_s: float, quiet_wait_s: 
     processing = time_process(n=3600, repeat=50)
     quiet = await wait_for_quiet(quiet_wait_s) if quiet_wait_s > 0 else None
     noop = await measured(base_url, [("/health", {})], concurrency=concurrency, duration_s=duration_s)
+    # one athlete per connection: each stays inside the per-user API rate limit (600 burst, 10/s), as real
+    # uploads from many phones do; a 429 would be a cheap answer counted as an upload
     async with httpx.AsyncClient(base_url=base_url, timeout=60) as c:
-        headers = await register(c, "uploads")
-    headers = {**headers, "Content-Type": "application/json"}
+        athletes = [await register(c, "uploads") for _ in range(concurrency)]
     uploads: dict[str, Any] = {}
     for form, raw in bodies().items():
         result = await measured(
             base_url,
-            [("POST", "/activities", headers, raw)],
+            [("POST", "/activities", {**h, "Content-Type": "application/json"}, raw) for h in athletes],
             concurrency=concurrency,
             duration_s=duration_s,
             ok_statuses=(201,),
@@ -78,7 +79,9 @@ async def run(base_url: str, concurrency: int, duration_s: float, quiet_wait_s: 
             "body_bytes": len(raw),
             "points_per_s": round(result["requests_per_s"] * 3600),
             "vs_noop_throughput_ratio": round(result["requests_per_s"] / noop["requests_per_s"], 4),
-            "meets_target": result["requests_per_s"] >= TARGET_RPS and result["p99_ms"] <= TARGET_P99_MS,
+            "meets_target": result["requests_per_s"] >= TARGET_RPS
+            and result["p99_ms"] <= TARGET_P99_MS
+            and result["non_2xx"] == 0,
         }
     return {
         "processing_3600_points": processing,

@@ -312,17 +312,14 @@ async def upload_cell(
 
 async def write_track_gather(store: SampleStore, activity_id: uuid.UUID, track: Track) -> list[int]:
     """The previous write_track, for comparison: one INSERT per chunk, all sent concurrently (no batch, no delete)."""
-    from storage.samples import _count, chunk_rows
+    from storage.samples import chunk_rows
 
     rows = chunk_rows(track, store.bucket_seconds, store.chunk_size)
     stmt = store.cas.prepare(_INSERT)
     await asyncio.gather(
-        *(
-            store.cas.execute(stmt, (activity_id, bucket, chunk, _count(values), *values))
-            for bucket, chunk, values in rows
-        )
+        *(store.cas.execute(stmt, (activity_id, bucket, chunk, n, *values)) for bucket, chunk, n, values in rows)
     )
-    return sorted({bucket for bucket, _, _ in rows})
+    return sorted({bucket for bucket, _, _, _ in rows})
 
 
 # ---------------------------------------------------------------------------------------------- live coalescing

@@ -46,9 +46,13 @@ def _lua(requests: list[Request], ok_statuses: tuple[int, ...]) -> str:
     return (
         "local reqs = {" + ",\n".join(rows) + "}\nlocal i = 0\n"
         "request = function()\n  i = (i % #reqs) + 1\n  return reqs[i]\nend\n"
-        f"local ok = {{{ok}}}\nlocal errors = 0\n"
+        # `response` runs in each thread's own Lua state and `done` in another one: the count is a global of each
+        # thread, summed through thread:get (a `local` in the script would read 0 in `done`, whatever happened)
+        f"local ok = {{{ok}}}\nerrors = 0\nlocal threads = {{}}\n"
+        "setup = function(thread) table.insert(threads, thread) end\n"
         "response = function(status) if not ok[status] then errors = errors + 1 end end\n"
-        "done = function() io.write(string.format('NON2XX %d\\n', errors)) end\n"
+        "done = function()\n  local n = 0\n  for _, t in ipairs(threads) do n = n + t:get('errors') end\n"
+        "  io.write(string.format('NON2XX %d\\n', n))\nend\n"
     )
 
 

@@ -63,9 +63,9 @@ class Resources:
 
     # ------------------------------------------------------------------ adapters
 
-    def uow(self) -> PostgresUnitOfWork:
-        """A new unit of work (one Postgres transaction)."""
-        return PostgresUnitOfWork(self.pg)
+    def uow(self, *, read_only: bool = False) -> PostgresUnitOfWork:
+        """A new unit of work (one Postgres transaction; a read-only one runs without)."""
+        return PostgresUnitOfWork(self.pg, read_only=read_only)
 
     @cached_property
     def samples(self) -> SampleStore:
@@ -163,7 +163,7 @@ class Resources:
     @cached_property
     def activities(self) -> ActivityService:
         limits = Limits(max_points=self.settings.max_points, max_span_s=self.settings.max_span_s)
-        return ActivityService(self.uow, self.samples, self.purges, self.workouts, limits)
+        return ActivityService(self.uow, self.samples, self.purges, self.workouts, limits, cache=self.stats_cache)
 
     @cached_property
     def progress(self) -> ProgressService:

@@ -26,13 +26,15 @@ from domain.streams import build_streams
 from domain.strength import StrengthSet
 from domain.track import Track
 from services.compute import offload as default_offload
-from services.ports import Offload, Purges, SampleStore, UnitOfWorkFactory, WorkoutShards
+from services.documents import Document
+from services.ports import Offload, Purges, SampleStore, StatsCache, UnitOfWorkFactory, WorkoutShards
 
 log = logging.getLogger("stride.activities")
 
 ACTIVITY_NS = uuid.UUID("6f1d3c1e-2b7a-4d0e-9a51-3c8e7f0b9d42")
 DISTANCE_SPORTS = frozenset({"running", "cycling", "walking", "hiking"})
 EDITABLE = ("name", "type", "notes", "visibility")
+INTERNAL_FIELDS = ("sample_buckets", "request_hash")  # stored with an activity, never shown
 
 
 @dataclass(frozen=True)
@@ -163,6 +165,7 @@ class ActivityService:
         workouts: WorkoutShards,
         limits: Limits = Limits(),
         offload: Offload = default_offload,
+        cache: StatsCache | None = None,
     ) -> None:
         self.uow = uow
         self.samples = samples
@@ -170,6 +173,7 @@ class ActivityService:
         self.workouts = workouts
         self.limits = limits
         self.offload = offload
+        self.cache = cache
 
     # ------------------------------------------------------------------ upload
 
@@ -247,11 +251,47 @@ class ActivityService:
 
     async def get(self, user_id: uuid.UUID, activity_id: uuid.UUID) -> dict[str, Any]:
         """The full activity (summary, laps, splits, efforts, zones, sets, insights); NotFound for someone else's."""
-        async with self.uow() as uow:
+        async with self.uow(read_only=True) as uow:
             row = await uow.activities.get(activity_id, user_id)
         if row is None:
             raise NotFound("activity")
         return row
+
+    async def document(self, user_id: uuid.UUID, activity_id: uuid.UUID) -> Document:
+        """The full activity as ready JSON bytes tagged with its version; NotFound for someone else's.
+
+        A finished activity's document is cached (the user's read cache, services.ports.StatsCache: one round trip
+        on a hit, filed under the user's cache version). Every change of a finished activity bumps that version
+        after its commit: an edit or a deletion here, new insights in the stats actor, erasure drops it all. A live
+        workout's document changes with every batch and is never cached. The cache being down costs only speed."""
+        key = str(activity_id)
+        version: str | None = None
+        if self.cache is not None:
+            try:
+                version, raw = await self.cache.get(user_id, "activity", key)
+                if raw is not None:
+                    return Document.unpack(raw)
+            except Unavailable as exc:
+                log.debug("activity cache skipped: %s", exc)
+        row = await self.get(user_id, activity_id)
+        for name in INTERNAL_FIELDS:
+            row.pop(name, None)
+        doc = Document.versioned(row, row["version"])
+        if self.cache is not None and version is not None and row["status"] == "saved":
+            try:
+                await self.cache.put(user_id, "activity", key, version, doc.pack())
+            except Unavailable as exc:
+                log.debug("activity cache not filled: %s", exc)
+        return doc
+
+    async def _changed(self, user_id: uuid.UUID) -> None:
+        """After a commit that changed one of the user's finished activities: cached documents are stale."""
+        if self.cache is None:
+            return
+        try:
+            await self.cache.invalidate(user_id)
+        except Unavailable as exc:
+            log.warning("read cache of %s not invalidated: %s (entries expire by TTL)", user_id, exc)
 
     async def streams(
         self, user_id: uuid.UUID, activity_id: uuid.UUID, keys: Sequence[str], resolution: str
@@ -279,7 +319,7 @@ class ActivityService:
         """A page of summaries, newest first, and the offset of the next page (None at the end)."""
         if before is not None and after is not None and after >= before:
             raise Invalid.field("after", "must be before `before`")
-        async with self.uow() as uow:
+        async with self.uow(read_only=True) as uow:
             rows = await uow.activities.list(
                 user_id, limit=limit + 1, offset=offset, before=before, after=after, sport=sport
             )
@@ -308,6 +348,7 @@ class ActivityService:
             await uow.activities.update(activity_id, fields)
             uow.emit("activity_updated", user_id, activity_id)
             await uow.commit()
+        await self._changed(user_id)
         return await self.get(user_id, activity_id)
 
     async def _remeasure(self, row: dict[str, Any], sport: str, profile: AthleteProfile) -> dict[str, Any]:
@@ -332,6 +373,7 @@ class ActivityService:
                 await uow.activities.delete(activity_id)
                 uow.emit("activity_deleted", user_id, activity_id)
                 await uow.commit()
+                await self._changed(user_id)
         if status == "live":
             await self.workouts.discard(activity_id, user_id)
             return

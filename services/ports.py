@@ -96,7 +96,11 @@ class UnitOfWork(Protocol):
     ) -> None: ...
 
 
-UnitOfWorkFactory = Callable[[], UnitOfWork]
+class UnitOfWorkFactory(Protocol):
+    """A new unit of work; `read_only=True` for blocks that only read (one round trip per query, no transaction
+    around them, and `commit()` refuses)."""
+
+    def __call__(self, *, read_only: bool = False) -> UnitOfWork: ...
 
 
 # ---------------------------------------------------------------------------------------------- Cassandra samples

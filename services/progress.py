@@ -31,6 +31,7 @@ import orjson
 from domain.errors import Conflict, Invalid, NotFound, Unavailable
 from domain.progress.goals import GOAL_PERIODS, GOAL_TYPES
 from domain.progress.user_stats import PROGRESS_METRICS
+from services.documents import Document
 from services.ports import Row, StatsCache, StatsShards, UnitOfWorkFactory
 
 log = logging.getLogger("stride.progress")
@@ -49,37 +50,6 @@ class ProgressLimits:
     progress_max_span_days: int = 3653
     earliest: dt.date = dt.date(1900, 1, 1)
     latest: dt.date = dt.date(2199, 12, 31)
-
-
-@dataclass(frozen=True)
-class Document:
-    """A read as ready JSON bytes with its entity tag (a quoted content hash)."""
-
-    body: bytes
-    etag: str
-
-    def pack(self) -> bytes:
-        """The cached form: tag, newline, body."""
-        return self.etag.encode() + b"\n" + self.body
-
-    @classmethod
-    def unpack(cls, raw: bytes) -> Document:
-        """Inverse of pack."""
-        cut = raw.index(b"\n")
-        return cls(body=raw[cut + 1 :], etag=raw[:cut].decode())
-
-    @classmethod
-    def of(cls, value: Any) -> Document:
-        """Serialise once (orjson) and tag."""
-        body = orjson.dumps(value, default=str, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS)
-        return cls(body=body, etag='"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"')
-
-    def matches(self, if_none_match: str | None) -> bool:
-        """Whether an If-None-Match header names this document (`*`, or a list of tags, weak ones too)."""
-        if not if_none_match:
-            return False
-        tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
-        return "*" in tags or self.etag in tags
 
 
 def _utc_today() -> dt.date:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
 import psycopg
 from psycopg.types.json import Jsonb
 
@@ -27,14 +27,15 @@ FULL_COLUMNS = SUMMARY_COLUMNS + (
 _JSON_COLUMNS = frozenset({"laps", "splits", "best_efforts", "hr_zones", "strength"})
 
 
-def _plain(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=float))
+def _json(value: Any) -> bytes:
+    """One pass of orjson (numpy scalars and arrays as numbers, NaN as null) instead of json dumps/loads/dumps."""
+    return orjson.dumps(value, default=float, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
 def _adapt(column: str, value: Any) -> Any:
     """JSON columns as Jsonb (NaN/numpy -> plain floats); everything else as is."""
     if column in _JSON_COLUMNS and value is not None:
-        return Jsonb(_plain(value))
+        return Jsonb(value, dumps=_json)
     return value
 
 

@@ -81,7 +81,7 @@ class SampleWriter:
         """Store one live batch as chunk `seq` of its activity (idempotent); returns its bucket once Cassandra has it.
         Raises StorageUnavailable when Cassandra could not take it (nothing is acknowledged then)."""
         bucket = live_bucket(seq)
-        values = [_pack(getattr(track, c)) for c in CHANNELS]
+        values = [_pack(getattr(track, c), compress=False) for c in CHANNELS]
         size = _ROW_OVERHEAD + sum(len(v) for v in values if v is not None)
         await self.write_row((activity_id, bucket, seq, len(track), *values), size)
         return bucket

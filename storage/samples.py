@@ -1,8 +1,13 @@
 """Activity samples in Cassandra: columnar chunks (one row per chunk of points), partitioned by (activity_id, bucket).
 
 A chunk is a run of consecutive points (an upload slice or one live batch); each channel is stored as a
-little-endian float64 array, NaN for a missing value, NULL for a channel the chunk does not have. Rows are
-immutable and keyed by (bucket, chunk), so a retried write is an idempotent upsert.
+little-endian float64 array, NaN for a missing value, NULL for a channel the chunk does not have. A channel of at
+least COMPRESS_MIN_POINTS points is stored byte-shuffled and deflated (zlib level 1) when that is shorter: the
+time, cadence and heart-rate columns of a recording shrink several-fold, so Cassandra's commit log, memtables and
+compactions handle a fraction of the bytes (loadtest/README.md, ## Cassandra). A blob of exactly n * 8 bytes is raw,
+anything else compressed: compression is kept only when strictly shorter, so the two never collide, and rows
+written before compression existed read as they always did. Rows are immutable and keyed by (bucket, chunk), so a
+retried write is an idempotent upsert.
 """
 
 from __future__ import annotations
@@ -47,23 +52,37 @@ def pending_shard(activity_id: uuid.UUID) -> int:
     return zlib.crc32(activity_id.bytes) % PENDING_SHARDS
 
 
-def _pack(column: np.ndarray) -> bytes | None:
+COMPRESS_MIN_POINTS = 64
+
+
+def _pack(column: np.ndarray, compress: bool = True) -> bytes | None:
+    """A channel's blob. Live batches pass compress=False: they are packed on a shard's event loop, and a batch of
+    a few points has nothing to gain."""
     if column.size == 0 or np.isnan(column).all():
         return None
-    return np.ascontiguousarray(column, dtype="<f8").tobytes()
+    raw = np.ascontiguousarray(column, dtype="<f8")
+    if compress and raw.size >= COMPRESS_MIN_POINTS:
+        # byte-shuffle (all first bytes, then all second bytes, ...): neighbouring values share their high bytes
+        packed = zlib.compress(raw.view(np.uint8).reshape(-1, 8).T.tobytes(), 1)
+        if len(packed) < raw.nbytes:
+            return packed
+    return raw.tobytes()
 
 
 def _unpack(blob: bytes | None, n: int) -> np.ndarray:
     if blob is None:
         return np.full(n, np.nan)
-    return np.frombuffer(blob, dtype="<f8").astype(np.float64, copy=True)
+    if len(blob) == n * 8:
+        return np.frombuffer(blob, dtype="<f8").astype(np.float64, copy=True)
+    shuffled = np.frombuffer(zlib.decompress(blob), dtype=np.uint8)
+    return np.ascontiguousarray(shuffled.reshape(8, n).T).view("<f8").reshape(n).astype(np.float64)
 
 
 def chunk_rows(
     track: Track, bucket_seconds: int, chunk_size: int, first_chunk: int = 0
-) -> list[tuple[int, int, list[bytes | None]]]:
-    """Split a track into (bucket, chunk, packed channel values) rows; a chunk never spans two buckets."""
-    rows: list[tuple[int, int, list[bytes | None]]] = []
+) -> list[tuple[int, int, int, list[bytes | None]]]:
+    """Split a track into (bucket, chunk, points, packed channel values) rows; a chunk never spans two buckets."""
+    rows: list[tuple[int, int, int, list[bytes | None]]] = []
     if len(track) == 0:
         return rows
     bucket_of = (track.t // bucket_seconds).astype(np.int64)
@@ -73,7 +92,7 @@ def chunk_rows(
     for s, e in zip(starts, ends, strict=False):
         for lo in range(int(s), int(e), chunk_size):
             hi = min(lo + chunk_size, int(e))
-            rows.append((int(bucket_of[lo]), chunk, [_pack(getattr(track, c)[lo:hi]) for c in CHANNELS]))
+            rows.append((int(bucket_of[lo]), chunk, hi - lo, [_pack(getattr(track, c)[lo:hi]) for c in CHANNELS]))
             chunk += 1
     return rows
 
@@ -103,13 +122,14 @@ class SampleStore:
         Each bucket is one single-partition UNLOGGED batch (atomic and isolated within the partition) that deletes
         the partition just before (timestamp - 1 µs) it inserts the chunks: a retried upload replaces whatever an
         earlier attempt left, even one written with another chunk size, instead of leaving its extra chunks."""
-        rows = chunk_rows(track, self.bucket_seconds, self.chunk_size)
+        # packing deflates (zlib releases the GIL): off the event loop
+        rows = await asyncio.to_thread(chunk_rows, track, self.bucket_seconds, self.chunk_size)
         insert, delete = self.cas.prepare(_INSERT_AT), self.cas.prepare(_DELETE_PARTITION_AT)
         at = time.time_ns() // 1000
         by_bucket: dict[int, list[Any]] = {}
-        for bucket, chunk, values in rows:
+        for bucket, chunk, n, values in rows:
             by_bucket.setdefault(bucket, [delete.bind((at - 1, activity_id, bucket))]).append(
-                insert.bind((activity_id, bucket, chunk, _count(values), *values, at))
+                insert.bind((activity_id, bucket, chunk, n, *values, at))
             )
         await asyncio.gather(*(self.cas.execute(self.cas.unlogged_batch(stmts)) for stmts in by_bucket.values()))
         return sorted(by_bucket)
@@ -123,7 +143,7 @@ class SampleStore:
     async def write_batch(self, activity_id: uuid.UUID, seq: int, track: Track) -> int:
         """Store one live batch as chunk `seq` (idempotent); returns its bucket."""
         bucket = live_bucket(seq)
-        values = [_pack(getattr(track, c)) for c in CHANNELS]
+        values = [_pack(getattr(track, c), compress=False) for c in CHANNELS]
         await self.cas.execute(self.cas.prepare(INSERT_ROW), (activity_id, bucket, seq, len(track), *values))
         return bucket
 
@@ -163,7 +183,3 @@ class SampleStore:
 def live_bucket(seq: int) -> int:
     """The bucket of live batch `seq` (1-based)."""
     return (seq - 1) // LIVE_BATCHES_PER_BUCKET
-
-
-def _count(values: list[bytes | None]) -> int:
-    return len(values[0]) // 8 if values[0] is not None else 0

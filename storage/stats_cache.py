@@ -1,8 +1,9 @@
 """The Redis read cache in front of the stats actors (services.ports.StatsCache).
 
 Keys live under the user's prefix (`u:{user_id}:`, so erasure finds them): `u:{id}:sv` is the user's cache version,
-bumped by the stats actor on every change; `u:{id}:{what}` (stats, records, goals, progress) is a hash whose fields
-`{version}:{params digest}` hold opaque bytes (the service's ready response and its entity tag).
+bumped by the stats actor on every change (and by services.activities after an edit or a deletion);
+`u:{id}:{what}` (stats, records, goals, progress, activity) is a hash whose fields `{version}:{params digest}`
+(for `activity`: the activity id) hold opaque bytes (the service's ready response and its entity tag).
 
 - A read is one round trip: a Lua script reads the version and the document filed under it.
 - A write is filed under the version the reader saw before asking the actor, and only while that is still the
@@ -22,7 +23,7 @@ from redis.exceptions import RedisError
 
 from storage.errors import StorageUnavailable
 
-READ_KINDS = ("stats", "records", "goals", "progress")
+READ_KINDS = ("stats", "records", "goals", "progress", "activity")
 VERSION_TTL_S = 7 * 86400
 
 _GET = """

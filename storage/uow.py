@@ -22,8 +22,9 @@ from storage.users import PgDevices, PgLoginSessions, PgUsers
 class PostgresUnitOfWork:
     """`async with uow: ...; await uow.commit()`; leaving without commit (or on an error) rolls back."""
 
-    def __init__(self, pg: Postgres) -> None:
+    def __init__(self, pg: Postgres, read_only: bool = False) -> None:
         self._pg = pg
+        self.read_only = read_only  # a read: autocommit, one round trip per statement; commit() refuses
         self._cm: contextlib.AbstractAsyncContextManager[psycopg.AsyncConnection] | None = None
         self._conn: psycopg.AsyncConnection | None = None
         self._events: list[Event] = []
@@ -37,7 +38,7 @@ class PostgresUnitOfWork:
         return self._conn
 
     async def __aenter__(self) -> PostgresUnitOfWork:
-        self._cm = self._pg.connection()
+        self._cm = self._pg.connection(read_only=self.read_only)
         self._conn = await self._cm.__aenter__()
         self._events = []
         self.committed = False
@@ -48,7 +49,13 @@ class PostgresUnitOfWork:
     ) -> None:
         assert self._cm is not None
         try:
-            if exc_type is None and not self.committed and self._conn is not None and not self._conn.closed:
+            if (
+                exc_type is None
+                and not self.committed
+                and not self.read_only
+                and self._conn is not None
+                and not self._conn.closed
+            ):
                 await self._conn.rollback()
         finally:
             cm, self._cm, self._conn = self._cm, None, None
@@ -65,6 +72,8 @@ class PostgresUnitOfWork:
 
     async def commit(self) -> None:
         """Write the queued events, then commit the transaction."""
+        if self.read_only:
+            raise RuntimeError("commit() in a read-only unit of work")
         await insert_events(self.conn, self._events)
         self._events = []
         await self.conn.commit()

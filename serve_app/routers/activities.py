@@ -15,6 +15,7 @@ from domain.splits import DeviceLap
 from domain.streams import STREAM_KEYS
 from domain.strength import StrengthSet
 from serve_app.auth import CurrentUser, Uploader, require_self
+from serve_app.conditional import IfNoneMatch, answer
 from serve_app.deps import Activities
 from serve_app.schemas.activities import ActivityCreated, ActivityPage, ActivityPublic, ActivityType, ActivityUpdate
 from serve_app.schemas.samples import decode_upload, to_track
@@ -93,12 +94,16 @@ async def upload_activity(
     )
 
 
-@router.get("/activities/{activity_id}", response_model=ActivityPublic)
-async def get_activity(activity_id: uuid.UUID, who: CurrentUser, svc: Activities, response: Response) -> dict[str, Any]:
-    """One activity with its full summary (laps, splits, best efforts, zones, route)."""
-    row = await svc.get(who.user_id, activity_id)
-    response.headers["ETag"] = _etag(row["version"])
-    return row
+@router.get(
+    "/activities/{activity_id}",
+    response_model=ActivityPublic,
+    responses={304: {"description": "not modified: `If-None-Match` names the current version's ETag"}},
+)
+async def get_activity(
+    activity_id: uuid.UUID, who: CurrentUser, svc: Activities, if_none_match: IfNoneMatch = None
+) -> Response:
+    """One activity with its full summary (laps, splits, best efforts, zones, route); its ETag is its version."""
+    return answer(await svc.document(who.user_id, activity_id), if_none_match)
 
 
 @router.get("/activities/{activity_id}/streams")

@@ -9,38 +9,30 @@ import datetime as dt
 import uuid
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Path, Query, Response, status
+from fastapi import APIRouter, Path, Query, Response, status
 
 from serve_app.auth import CurrentUser, require_self
+from serve_app.conditional import NOT_MODIFIED, IfNoneMatch, answer
 from serve_app.deps import Progress
 from serve_app.schemas.activities import ActivityType
 from serve_app.schemas.progress import GoalCreate, GoalPublic, GoalUpdate, ProgressSeries
-from services.progress import Document
 
 router = APIRouter(tags=["progress"])
 
 UserRef = Annotated[str, Path(max_length=64, description="a user id, or `me`")]
-IfNoneMatch = Annotated[str | None, Header(max_length=1024, description="an ETag of a previous answer")]
-_CACHED = {304: {"description": "not modified: `If-None-Match` names the current ETag"}}
-
-
-def _answer(doc: Document, if_none_match: str | None) -> Response:
-    headers = {"ETag": doc.etag, "Cache-Control": "private, no-cache"}
-    if doc.matches(if_none_match):
-        return Response(status_code=304, headers=headers)
-    return Response(doc.body, media_type="application/json", headers=headers)
+_CACHED = NOT_MODIFIED
 
 
 @router.get("/users/{user_id}/stats", responses={200: {"description": "the user's stats"}, **_CACHED})
 async def get_stats(user_id: UserRef, who: CurrentUser, svc: Progress, if_none_match: IfNoneMatch = None) -> Response:
     """ytd_distance, lifetime_workouts, totals per sport and period, streaks, personal records, training load."""
-    return _answer(await svc.stats(require_self(who, user_id)), if_none_match)
+    return answer(await svc.stats(require_self(who, user_id)), if_none_match)
 
 
 @router.get("/users/{user_id}/records", responses={200: {"description": "records and their history"}, **_CACHED})
 async def get_records(user_id: UserRef, who: CurrentUser, svc: Progress, if_none_match: IfNoneMatch = None) -> Response:
     """Personal records with the history of when each was set and by which activity."""
-    return _answer(await svc.records(require_self(who, user_id)), if_none_match)
+    return answer(await svc.records(require_self(who, user_id)), if_none_match)
 
 
 @router.get("/users/{user_id}/progress", responses={200: {"model": ProgressSeries}, **_CACHED})
@@ -57,13 +49,13 @@ async def get_progress(
 ) -> Response:
     """A zero-filled series of one metric per week or month (at most 10 years; default: the last 12 periods)."""
     doc = await svc.progress(require_self(who, user_id), metric, period, sport, from_, to)
-    return _answer(doc, if_none_match)
+    return answer(doc, if_none_match)
 
 
 @router.get("/users/{user_id}/goals", responses={200: {"model": list[GoalPublic]}, **_CACHED})
 async def list_goals(user_id: UserRef, who: CurrentUser, svc: Progress, if_none_match: IfNoneMatch = None) -> Response:
     """Every goal with its current period's progress and its recent periods."""
-    return _answer(await svc.goals(require_self(who, user_id)), if_none_match)
+    return answer(await svc.goals(require_self(who, user_id)), if_none_match)
 
 
 @router.post(

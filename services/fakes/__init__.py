@@ -66,9 +66,9 @@ class FakeDatabase:
     fail_next_commit: BaseException | None = None
     clock: Callable[[], float] = time.monotonic  # now(), in seconds (tests may step it)
 
-    def uow(self) -> FakeUnitOfWork:
+    def uow(self, *, read_only: bool = False) -> FakeUnitOfWork:
         """A unit of work on this database (the UnitOfWorkFactory)."""
-        return FakeUnitOfWork(self)
+        return FakeUnitOfWork(self, read_only=read_only)
 
     @property
     def outbox(self) -> list[EmittedEvent]:
@@ -79,8 +79,9 @@ class FakeDatabase:
 class FakeUnitOfWork:
     """Works on a private copy of the tables; commit swaps it in, anything else throws it away."""
 
-    def __init__(self, db: FakeDatabase) -> None:
+    def __init__(self, db: FakeDatabase, read_only: bool = False) -> None:
         self.db = db
+        self.read_only = read_only
         self.tables: dict[str, Any] = {}
         self.events: list[tuple[uuid.UUID, str, uuid.UUID | None, uuid.UUID | None, dict[str, Any]]] = []
         self.committed = False
@@ -106,6 +107,8 @@ class FakeUnitOfWork:
         return event_id
 
     async def commit(self) -> None:
+        if self.read_only:
+            raise RuntimeError("commit() in a read-only unit of work")
         if self.db.fail_next_commit is not None:
             exc, self.db.fail_next_commit = self.db.fail_next_commit, None
             raise exc

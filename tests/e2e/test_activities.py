@@ -16,6 +16,7 @@ import pytest
 
 from config.settings import Settings
 from loadtest.synthetic import oval_run, shuffled, straight_ride, upload_body
+from serve_app.schemas.activities import ActivityPublic
 from storage.cassandra import Cassandra
 from storage.samples import SampleStore
 from tests.e2e.conftest import register_and_login
@@ -324,6 +325,30 @@ def test_patch_needs_the_current_version_and_a_type_change_remeasures(
     )
     assert events == [("activity_created",), ("activity_updated",), ("activity_updated",)]
     assert api.patch(f"/activities/{activity_id}", json={"type": "flying"}, headers=headers).status_code == 422
+
+
+def test_activity_read_is_the_documented_model_revalidates_with_304_and_shows_an_edit_at_once(
+    api: httpx.Client, athlete
+) -> None:
+    _, headers = athlete
+    activity_id = api.post("/activities", json=upload_body(oval_run(laps=3)), headers=headers).json()["activity_id"]
+    first = api.get(f"/activities/{activity_id}", headers=headers)
+    assert first.status_code == 200 and first.headers["etag"] == '"1"'
+    body = first.json()
+    # the ready bytes are exactly what the documented model would write: same fields, same formats
+    assert set(body) == set(ActivityPublic.model_fields)
+    assert ActivityPublic.model_validate(body).model_dump(mode="json") == body
+    assert body["created_at"].endswith("Z") and body["start_time"].endswith("Z")
+    cached = api.get(f"/activities/{activity_id}", headers=headers)  # the second read comes from the cache
+    assert cached.content == first.content
+    same = api.get(f"/activities/{activity_id}", headers={**headers, "If-None-Match": '"1"'})
+    assert same.status_code == 304 and same.content == b"" and same.headers["etag"] == '"1"'
+    r = api.patch(f"/activities/{activity_id}", json={"name": "Fartlek"}, headers={**headers, "If-Match": '"1"'})
+    assert r.status_code == 200
+    changed = api.get(f"/activities/{activity_id}", headers={**headers, "If-None-Match": '"1"'})
+    assert changed.status_code == 200 and changed.json()["name"] == "Fartlek" and changed.headers["etag"] == '"2"'
+    assert api.delete(f"/activities/{activity_id}", headers=headers).status_code == 204
+    assert api.get(f"/activities/{activity_id}", headers=headers).status_code == 404
 
 
 def test_delete_removes_the_summary_and_every_point(api: httpx.Client, athlete, settings: Settings) -> None:

@@ -25,7 +25,9 @@ def _run(settings: Settings, body: Callable[[Postgres, UnitOfWorkFactory], Await
     async def go() -> Any:
         pg = Postgres(settings)
         try:
-            return await body(pg, cast(UnitOfWorkFactory, lambda: PostgresUnitOfWork(pg)))
+            return await body(
+                pg, cast(UnitOfWorkFactory, lambda read_only=False: PostgresUnitOfWork(pg, read_only=read_only))
+            )
         finally:
             await pg.close()
 

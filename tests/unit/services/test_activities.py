@@ -9,6 +9,7 @@ from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 import numpy as np
+import orjson
 import pytest
 
 from domain.errors import Conflict, Invalid, NotFound, PreconditionFailed, TooLarge, Unavailable
@@ -17,6 +18,7 @@ from loadtest.synthetic import oval_run
 from services.activities import ActivityService, Limits, NewActivity
 from services.compute import inline
 from services.fakes import FakeDatabase, FakePurges, FakeSamples, FakeWorkouts
+from services.fakes.progress import FakeStatsCache
 
 T = TypeVar("T")
 START = dt.datetime(2026, 11, 1, 7, 30, tzinfo=dt.UTC)
@@ -32,8 +34,15 @@ class World:
         self.db = FakeDatabase()
         self.samples = FakeSamples()
         self.workouts = FakeWorkouts()
+        self.cache = FakeStatsCache()
         self.svc = ActivityService(
-            self.db.uow, self.samples, FakePurges(self.db, self.samples), self.workouts, limits, offload=inline
+            self.db.uow,
+            self.samples,
+            FakePurges(self.db, self.samples),
+            self.workouts,
+            limits,
+            offload=inline,
+            cache=self.cache,
         )
 
     def rows(self) -> dict[uuid.UUID, dict[str, Any]]:
@@ -201,3 +210,35 @@ def test_list_pages_newest_first_and_says_where_the_next_page_starts() -> None:
     assert len(last) == 1 and end is None
     with pytest.raises(Invalid):
         run(w.svc.list(USER, limit=2, offset=0, before=START, after=START))
+
+
+def test_an_activity_document_is_cached_and_an_edit_or_delete_makes_it_stale() -> None:
+    w = World()
+    activity_id, _ = run(w.svc.upload(USER, new()))
+    first = run(w.svc.document(USER, activity_id))
+    assert first.etag == '"1"' and orjson.loads(first.body)["activity_id"] == str(activity_id)
+    assert "sample_buckets" not in orjson.loads(first.body) and "request_hash" not in orjson.loads(first.body)
+    w.rows()[activity_id]["name"] = "changed behind the cache's back"
+    assert run(w.svc.document(USER, activity_id)).body == first.body  # served from the cache
+    run(w.svc.update(USER, activity_id, {"name": "Intervals"}, None))
+    edited = run(w.svc.document(USER, activity_id))
+    assert orjson.loads(edited.body)["name"] == "Intervals" and edited.etag == '"2"'
+    run(w.svc.delete(USER, activity_id))
+    with pytest.raises(NotFound):
+        run(w.svc.document(USER, activity_id))
+
+
+def test_a_live_workouts_document_is_never_cached() -> None:
+    w = World()
+    activity_id, _ = run(w.svc.upload(USER, new()))
+    w.rows()[activity_id]["status"] = "live"
+    run(w.svc.document(USER, activity_id))
+    assert w.cache.calls["put"] == 0 and w.cache.values == {}
+
+
+def test_activity_documents_are_served_with_the_cache_down() -> None:
+    w = World()
+    activity_id, _ = run(w.svc.upload(USER, new()))
+    w.cache.down = True
+    assert orjson.loads(run(w.svc.document(USER, activity_id)).body)["activity_id"] == str(activity_id)
+    run(w.svc.update(USER, activity_id, {"name": "still editable"}, None))  # a failed invalidation is logged

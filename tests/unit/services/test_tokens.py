@@ -120,3 +120,27 @@ def test_password_hash_is_argon2id_and_verifies_and_an_unknown_account_does_the_
     assert calls.count("_check") == 3  # the unknown account was verified against a dummy hash too
     assert not passwords.needs_rehash(stored)
     assert Passwords(time_cost=2, memory_kib=8192, parallelism=1).needs_rehash(stored)
+
+
+def test_a_remembered_token_still_expires_at_its_exp(monkeypatch: pytest.MonkeyPatch) -> None:
+    tokens = AccessTokens(SECRET, "stride", 900)
+    token = tokens.issue(USER, SESSION)
+    assert tokens.decode(token) == (USER, SESSION)  # checked once, remembered
+    later = dt.datetime.now(dt.UTC).timestamp() + 901
+    monkeypatch.setattr("services.tokens.time.time", lambda: later)
+    with pytest.raises(InvalidToken):
+        tokens.decode(token)
+    assert token not in tokens._valid  # forgotten: the next use is checked in full again
+
+
+def test_only_valid_tokens_are_remembered_and_memory_is_bounded() -> None:
+    tokens = AccessTokens(SECRET, "stride", 900, remember=3)
+    forged = _sign(_claims(), secret="another-secret-0123456789abcdef0123456789ab")
+    for _ in range(2):
+        with pytest.raises(InvalidToken):
+            tokens.decode(forged)
+    issued = [tokens.issue(USER, SESSION) for _ in range(10)]
+    for token in issued:
+        assert tokens.decode(token) == (USER, SESSION)
+        assert len(tokens._valid) <= 3
+    assert forged not in tokens._valid
