@@ -5,6 +5,7 @@ set -euo pipefail
 here="$(dirname "$0")"
 source "$here/env.sh"
 "$here/install.sh"
+"$here/ports.sh"   # the fixed ports out of the kernel's ephemeral range, before anything connects
 "$here/postgres.sh" start
 "$here/redis.sh" start
 "$here/cassandra.sh" start

@@ -165,11 +165,20 @@ def fixtures_dir() -> Path:
     return ensure_fixtures()
 
 
-def _kill_test_haproxy() -> None:
+def _kill_test_haproxy(wait_s: float = 10.0) -> None:
+    """Stop HAProxy processes of the test folder and wait until they are gone (their ports free), SIGKILL at the end."""
     out = subprocess.run(["pgrep", "-f", f"^/usr/sbin/haproxy .*{TEST_HAPROXY_DIR}/"], capture_output=True, text=True)
-    for pid in out.stdout.split():
+    pids = [int(p) for p in out.stdout.split()]
+    for pid in pids:
         with contextlib.suppress(ProcessLookupError):
-            os.kill(int(pid), signal.SIGTERM)
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + wait_s
+    while pids and time.monotonic() < deadline:
+        pids = [p for p in pids if Path(f"/proc/{p}").exists()]
+        time.sleep(0.1)
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 @pytest.fixture(scope="session")

@@ -242,3 +242,18 @@ def test_activity_documents_are_served_with_the_cache_down() -> None:
     w.cache.down = True
     assert orjson.loads(run(w.svc.document(USER, activity_id)).body)["activity_id"] == str(activity_id)
     run(w.svc.update(USER, activity_id, {"name": "still editable"}, None))  # a failed invalidation is logged
+
+
+def test_an_upload_is_processed_through_the_offload_helper_not_on_the_event_loop() -> None:
+    ran: list[str] = []
+
+    async def recording(fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+        ran.append(fn.__name__)
+        return fn(*args, **kwargs)
+
+    db, samples = FakeDatabase(), FakeSamples()
+    svc = ActivityService(db.uow, samples, FakePurges(db, samples), FakeWorkouts(), offload=recording)
+    activity_id, created = run(svc.upload(USER, new()))
+    assert created and ran == ["_process"]  # the whole CPU part of an upload is one offloaded call
+    run(svc.update(USER, activity_id, {"type": "cycling"}, None))
+    assert ran == ["_process", "_process"]  # so is the re-measure of a type change
