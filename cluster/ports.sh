@@ -7,7 +7,7 @@
 # 127.0.0.1:57404 made the test stack's HAProxy fail to start ("cannot bind socket (Address already in use) for
 # [127.0.0.1:57404]"), and a service restarted while such a connection exists cannot listen again. Reserving the
 # ports stops the kernel from handing them out; explicit binds to them still work. Needs root (else a warning).
-# Idempotent; existing reservations are kept. Runs from cluster/up.sh before anything starts.
+# Idempotent; existing reservations are kept. Runs from cluster/up.sh before anything starts; `--print` lists them.
 set -euo pipefail
 here="$(dirname "$0")"
 source "$here/env.sh"
@@ -26,6 +26,7 @@ ports=(
   "${STRIDE_TEST_PROXY_PORT:-57500}" "${STRIDE_TEST_PROXY_GRPC_PORT:-57501}" "${STRIDE_TEST_HTTP_PORT:-8100}"
 )
 want="$(IFS=,; echo "${ports[*]}")"
+[ "${1:-}" = --print ] && { echo "$want"; exit 0; }
 file=/proc/sys/net/ipv4/ip_local_reserved_ports
 [ -w "$file" ] || { log "warning: cannot reserve the stack's ports ($file not writable: not root?); a" \
   "long-lived outgoing connection may take one of them as its local port"; exit 0; }
