@@ -325,6 +325,23 @@ class ActivityService:
             )
         return rows[:limit], (offset + limit if len(rows) > limit else None)
 
+    async def page(
+        self,
+        user_id: uuid.UUID,
+        *,
+        limit: int,
+        offset: int,
+        before: dt.datetime | None = None,
+        after: dt.datetime | None = None,
+        sport: str | None = None,
+    ) -> Document:
+        """A page of the list as ready JSON bytes (`items`, `limit`, `offset`, `next_offset`), tagged with a hash of
+        its content: serialised once by orjson, no per-item model validation on the way out."""
+        items, next_offset = await self.list(
+            user_id, limit=limit, offset=offset, before=before, after=after, sport=sport
+        )
+        return Document.hashed({"items": items, "limit": limit, "offset": offset, "next_offset": next_offset})
+
     # ------------------------------------------------------------------ edits
 
     async def update(

@@ -41,6 +41,15 @@ class Document:
         return cls(body=body, etag='"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"')
 
     @classmethod
+    def hashed(cls, value: Any) -> Document:
+        """Serialise once in the API models' formats (as `versioned`), tagged with a content hash: for reads that
+        have no version of their own, like a page of a list."""
+        body = orjson.dumps(
+            value, default=_number, option=orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+        )
+        return cls(body=body, etag='"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"')
+
+    @classmethod
     def versioned(cls, value: Any, version: int) -> Document:
         """Serialise once, tagged with the entity's version (the tag `If-Match` compares on writes). Datetimes in
         UTC as `...Z` and decimals as numbers, exactly as the API's pydantic models write them."""

@@ -127,7 +127,11 @@ async def get_streams(
     return await svc.streams(who.user_id, activity_id, wanted, resolution)
 
 
-@router.get("/users/{user_id}/activities", response_model=ActivityPage)
+@router.get(
+    "/users/{user_id}/activities",
+    response_model=ActivityPage,
+    responses={304: {"description": "not modified: `If-None-Match` names this page's current ETag"}},
+)
 async def list_activities(
     user_id: Annotated[str, Path(max_length=64, description="a user id, or `me`")],
     who: CurrentUser,
@@ -137,12 +141,13 @@ async def list_activities(
     before: dt.datetime | None = None,
     after: dt.datetime | None = None,
     type: ActivityType | None = None,
-) -> dict[str, Any]:
-    """A user's activities, newest first (summaries only)."""
-    items, next_offset = await svc.list(
+    if_none_match: IfNoneMatch = None,
+) -> Response:
+    """A user's activities, newest first (summaries only); the page's ETag is a hash of its content."""
+    page = await svc.page(
         require_self(who, user_id), limit=limit, offset=offset, before=before, after=after, sport=type
     )
-    return {"items": items, "limit": limit, "offset": offset, "next_offset": next_offset}
+    return answer(page, if_none_match)
 
 
 @router.patch(

@@ -16,7 +16,7 @@ import pytest
 
 from config.settings import Settings
 from loadtest.synthetic import oval_run, shuffled, straight_ride, upload_body
-from serve_app.schemas.activities import ActivityPublic
+from serve_app.schemas.activities import ActivityPage, ActivityPublic, ActivitySummary
 from storage.cassandra import Cassandra
 from storage.samples import SampleStore
 from tests.e2e.conftest import register_and_login
@@ -325,6 +325,27 @@ def test_patch_needs_the_current_version_and_a_type_change_remeasures(
     )
     assert events == [("activity_created",), ("activity_updated",), ("activity_updated",)]
     assert api.patch(f"/activities/{activity_id}", json={"type": "flying"}, headers=headers).status_code == 422
+
+
+def test_a_list_page_is_the_documented_model_and_revalidates_until_the_list_changes(api: httpx.Client, athlete) -> None:
+    user_id, headers = athlete
+    for laps in (2, 3):
+        assert api.post("/activities", json=upload_body(oval_run(laps=laps)), headers=headers).status_code == 201
+    first = api.get(f"/users/{user_id}/activities?limit=1", headers=headers)
+    assert first.status_code == 200 and first.headers["etag"].startswith('"')
+    page = first.json()
+    assert ActivityPage.model_validate(page).model_dump(mode="json") == page  # same fields, same formats
+    assert set(page["items"][0]) == set(ActivitySummary.model_fields) and page["next_offset"] == 1
+    etag = first.headers["etag"]
+    same = api.get(f"/users/{user_id}/activities?limit=1", headers={**headers, "If-None-Match": etag})
+    assert same.status_code == 304 and same.content == b""
+    api.post(
+        "/activities",
+        json=upload_body(oval_run(laps=4), start=dt.datetime(2026, 11, 20, 7, 0, tzinfo=dt.UTC)),
+        headers=headers,
+    )
+    changed = api.get(f"/users/{user_id}/activities?limit=1", headers={**headers, "If-None-Match": etag})
+    assert changed.status_code == 200 and changed.headers["etag"] != etag
 
 
 def test_activity_read_is_the_documented_model_revalidates_with_304_and_shows_an_edit_at_once(

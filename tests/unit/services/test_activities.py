@@ -257,3 +257,25 @@ def test_an_upload_is_processed_through_the_offload_helper_not_on_the_event_loop
     assert created and ran == ["_process"]  # the whole CPU part of an upload is one offloaded call
     run(svc.update(USER, activity_id, {"type": "cycling"}, None))
     assert ran == ["_process", "_process"]  # so is the re-measure of a type change
+
+
+def test_a_list_page_is_ready_bytes_whose_tag_follows_its_content() -> None:
+    w = World()
+    for day in range(3):
+        run(
+            w.svc.upload(
+                USER,
+                NewActivity(
+                    sport="running", start_time=START + dt.timedelta(days=day), fingerprint=str(day), duration=600.0
+                ),
+            )
+        )
+    page = run(w.svc.page(USER, limit=2, offset=0))
+    body = orjson.loads(page.body)
+    assert [i["start_time"] for i in body["items"]] == ["2026-11-03T07:30:00Z", "2026-11-02T07:30:00Z"]
+    assert body["limit"] == 2 and body["offset"] == 0 and body["next_offset"] == 2
+    assert run(w.svc.page(USER, limit=2, offset=0)).etag == page.etag  # same content, same tag
+    before = run(w.svc.page(USER, limit=3, offset=0))
+    run(w.svc.update(USER, next(iter(w.rows())), {"name": "renamed"}, None))
+    after = run(w.svc.page(USER, limit=3, offset=0))
+    assert after.etag != before.etag and b"renamed" in after.body  # an edit on the page changes its tag
