@@ -306,25 +306,6 @@ class ActivityService:
             for k, v in data.items()
         }
 
-    async def list(
-        self,
-        user_id: uuid.UUID,
-        *,
-        limit: int,
-        offset: int,
-        before: dt.datetime | None = None,
-        after: dt.datetime | None = None,
-        sport: str | None = None,
-    ) -> tuple[list[dict[str, Any]], int | None]:
-        """A page of summaries, newest first, and the offset of the next page (None at the end)."""
-        if before is not None and after is not None and after >= before:
-            raise Invalid.field("after", "must be before `before`")
-        async with self.uow(read_only=True) as uow:
-            rows = await uow.activities.list(
-                user_id, limit=limit + 1, offset=offset, before=before, after=after, sport=sport
-            )
-        return rows[:limit], (offset + limit if len(rows) > limit else None)
-
     async def page(
         self,
         user_id: uuid.UUID,
@@ -335,12 +316,16 @@ class ActivityService:
         after: dt.datetime | None = None,
         sport: str | None = None,
     ) -> Document:
-        """A page of the list as ready JSON bytes (`items`, `limit`, `offset`, `next_offset`), tagged with a hash of
-        its content: serialised once by orjson, no per-item model validation on the way out."""
-        items, next_offset = await self.list(
-            user_id, limit=limit, offset=offset, before=before, after=after, sport=sport
-        )
-        return Document.hashed({"items": items, "limit": limit, "offset": offset, "next_offset": next_offset})
+        """A page of summaries, newest first (`items`, `limit`, `offset`, and `next_offset`: None at the end), as
+        ready JSON bytes tagged with a hash of their content: serialised once, no per-item model validation."""
+        if before is not None and after is not None and after >= before:
+            raise Invalid.field("after", "must be before `before`")
+        async with self.uow(read_only=True) as uow:
+            rows = await uow.activities.list(
+                user_id, limit=limit + 1, offset=offset, before=before, after=after, sport=sport
+            )
+        next_offset = offset + limit if len(rows) > limit else None
+        return Document.hashed({"items": rows[:limit], "limit": limit, "offset": offset, "next_offset": next_offset})
 
     # ------------------------------------------------------------------ edits
 

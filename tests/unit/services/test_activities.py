@@ -193,23 +193,25 @@ def test_a_type_change_remeasures_the_stored_samples() -> None:
     assert row["distance"] == pytest.approx(800, rel=0.01)
 
 
+def _manual_entries(w: World, days: int) -> None:
+    """One 10-minute manual run a day from START on."""
+    for day in range(days):
+        entry = NewActivity(
+            sport="running", start_time=START + dt.timedelta(days=day), fingerprint=str(day), duration=600.0
+        )
+        run(w.svc.upload(USER, entry))
+
+
 def test_list_pages_newest_first_and_says_where_the_next_page_starts() -> None:
     w = World()
-    for day in range(5):
-        run(
-            w.svc.upload(
-                USER,
-                NewActivity(
-                    sport="running", start_time=START + dt.timedelta(days=day), fingerprint=str(day), duration=600.0
-                ),
-            )
-        )
-    page, next_offset = run(w.svc.list(USER, limit=2, offset=0))
-    assert [r["start_time"].day for r in page] == [5, 4] and next_offset == 2
-    last, end = run(w.svc.list(USER, limit=2, offset=4))
-    assert len(last) == 1 and end is None
+    _manual_entries(w, days=5)
+    first = orjson.loads(run(w.svc.page(USER, limit=2, offset=0)).body)
+    assert [r["start_time"][:10] for r in first["items"]] == ["2026-11-05", "2026-11-04"]
+    assert first["next_offset"] == 2
+    last = orjson.loads(run(w.svc.page(USER, limit=2, offset=4)).body)
+    assert len(last["items"]) == 1 and last["next_offset"] is None
     with pytest.raises(Invalid):
-        run(w.svc.list(USER, limit=2, offset=0, before=START, after=START))
+        run(w.svc.page(USER, limit=2, offset=0, before=START, after=START))
 
 
 def test_an_activity_document_is_cached_and_an_edit_or_delete_makes_it_stale() -> None:
@@ -261,15 +263,7 @@ def test_an_upload_is_processed_through_the_offload_helper_not_on_the_event_loop
 
 def test_a_list_page_is_ready_bytes_whose_tag_follows_its_content() -> None:
     w = World()
-    for day in range(3):
-        run(
-            w.svc.upload(
-                USER,
-                NewActivity(
-                    sport="running", start_time=START + dt.timedelta(days=day), fingerprint=str(day), duration=600.0
-                ),
-            )
-        )
+    _manual_entries(w, days=3)
     page = run(w.svc.page(USER, limit=2, offset=0))
     body = orjson.loads(page.body)
     assert [i["start_time"] for i in body["items"]] == ["2026-11-03T07:30:00Z", "2026-11-02T07:30:00Z"]
